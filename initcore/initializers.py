@@ -1,0 +1,305 @@
+"""The registry of weight-initialization schemes.
+
+Organised like jax's initializers, filled in like ``torch.nn.init``:
+
+* :func:`variance_scaling_` is the one general rule (``Var(W) = scale / n``, with ``n`` the fan-in,
+  fan-out or their mean, drawn from a normal, truncated normal or uniform distribution);
+  schemes torch lacks (LeCun) are one-line special cases of it.
+* Schemes torch has (Xavier/Glorot, He/Kaiming, orthogonal) call ``torch.nn.init`` directly.
+* :func:`lsuv_` (Mishkin & Matas 2016) needs data and is written here.
+
+A registered :class:`Scheme` initializes every ``nn.Linear`` of a model in order, weight then bias,
+from one explicit ``torch.Generator`` -- so every (scheme, seed) cell is reproducible on its own.
+Biases are zero unless the scheme says otherwise.
+
+References:
+    Glorot & Bengio (2010), Understanding the difficulty of training deep feedforward networks.
+    He et al. (2015), Delving deep into rectifiers (arXiv:1502.01852).
+    LeCun et al. (1998), Efficient BackProp.
+    Saxe et al. (2014), Exact solutions to the nonlinear dynamics of learning in deep linear nets.
+    Mishkin & Matas (2016), All you need is a good init (arXiv:1511.06422).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+# Standard deviation of a standard normal truncated to (-2, 2): dividing by it makes a truncated
+# normal keep the variance the formula asks for (same constant as jax.nn.initializers).
+_TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+_VALID_MODES = ("fan_in", "fan_out", "fan_avg")
+_VALID_DISTRIBUTIONS = ("normal", "truncated_normal", "uniform")
+
+
+def variance_scaling_(
+    tensor: Tensor,
+    scale: float = 1.0,
+    mode: str = "fan_in",
+    distribution: str = "truncated_normal",
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Fill ``tensor`` so that ``Var(W) = scale / n`` (the general rule behind Xavier, He, LeCun).
+
+    ``n`` is ``fan_in``, ``fan_out`` or ``(fan_in + fan_out) / 2`` by ``mode``. The distribution is
+    ``N(0, scale/n)``, a normal truncated to two standard deviations and rescaled to keep the
+    variance, or ``U(-a, a)`` with ``a = sqrt(3 * scale / n)``.
+
+    Args:
+        tensor: a weight of at least 2 dimensions, filled in place.
+        scale: the numerator of the variance (1 LeCun, 2 He, 1 with fan_avg Xavier/Glorot).
+        mode: one of ``fan_in``, ``fan_out``, ``fan_avg``.
+        distribution: one of ``normal``, ``truncated_normal``, ``uniform``.
+        generator: the source of randomness.
+
+    >>> w = variance_scaling_(torch.empty(256, 784), 2.0, "fan_in", "normal")
+    >>> abs(w.var().item() * 784 / 2 - 1) < 0.02
+    True
+    """
+    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(tensor)
+    if mode == "fan_in":
+        n = fan_in
+    elif mode == "fan_out":
+        n = fan_out
+    elif mode == "fan_avg":
+        n = (fan_in + fan_out) / 2
+    else:
+        raise ValueError(f"Mode {mode} not supported, please use one of {_VALID_MODES}")
+    variance = scale / n
+    if distribution == "normal":
+        return nn.init.normal_(tensor, 0.0, math.sqrt(variance), generator=generator)
+    if distribution == "truncated_normal":
+        std = math.sqrt(variance) / _TRUNCATED_NORMAL_STD
+        return nn.init.trunc_normal_(tensor, 0.0, std, -2 * std, 2 * std, generator=generator)
+    if distribution == "uniform":
+        bound = math.sqrt(3.0 * variance)
+        return nn.init.uniform_(tensor, -bound, bound, generator=generator)
+    raise ValueError(
+        f"Distribution {distribution} not supported, please use one of {_VALID_DISTRIBUTIONS}"
+    )
+
+
+def torch_default_(weight: Tensor, bias: Tensor | None, generator: torch.Generator | None) -> None:
+    """Exactly what ``nn.Linear.reset_parameters`` does, from an explicit generator.
+
+    ``W ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (kaiming_uniform with ``a = sqrt(5)``, so
+    ``Var(W) = 1 / (3 fan_in)``) and ``b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, drawn weight first.
+    """
+    nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+    if bias is not None:
+        fan_in, _ = nn.init._calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        nn.init.uniform_(bias, -bound, bound, generator=generator)
+
+
+def linear_layers(model: nn.Module) -> list[nn.Linear]:
+    """The ``nn.Linear`` modules of ``model`` in forward (registration) order."""
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+def lsuv_(
+    model: nn.Module,
+    inputs: Tensor,
+    tol: float = 0.1,
+    max_iters: int = 10,
+) -> nn.Module:
+    """Layer-sequential unit-variance init (Mishkin & Matas 2016), after an orthonormal pre-init.
+
+    For each linear layer in order: forward ``inputs``, measure the std of that layer's output and
+    divide its weight by it, until ``|std - 1| < tol`` (the paper's Tol_var) or ``max_iters``.
+    Earlier layers are already normalised when a later one is measured, so the whole net has unit
+    output std per layer on this batch. The caller does the orthonormal pre-init.
+    """
+    captured: dict[str, Tensor] = {}
+
+    def keep_output(_module: nn.Module, _inp: tuple[Tensor, ...], out: Tensor) -> None:
+        captured["out"] = out
+
+    with torch.no_grad():
+        for layer in linear_layers(model):
+            handle = layer.register_forward_hook(keep_output)
+            try:
+                for _ in range(max_iters):
+                    model(inputs)
+                    std = captured["out"].std().item()
+                    if not math.isfinite(std) or std == 0.0 or abs(std - 1.0) < tol:
+                        break
+                    layer.weight.div_(std)
+            finally:
+                handle.remove()
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry
+# ---------------------------------------------------------------------------------------------
+
+WeightFn = Callable[[Tensor, torch.Generator], object]
+ModelFn = Callable[[nn.Module, torch.Generator, "Tensor | None"], None]
+
+BIAS_RULES = ("zeros", "torch_default")
+LSUV_BATCH = 512  # rows of training data LSUV measures on (the paper uses one mini-batch)
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """One named initialization scheme, as the registry, the CLI and the reports see it."""
+
+    name: str
+    formula: str  # the distribution of W as text, shown by `initcore list` and in reports
+    bias: str  # how biases are set: "zeros" or "torch_default" (U(+-1/sqrt(fan_in)))
+    needs_data: bool  # True when the scheme must see training inputs (LSUV)
+    apply: ModelFn  # initializes every nn.Linear of a model in place
+
+    def __call__(
+        self, model: nn.Module, generator: torch.Generator, data: Tensor | None = None
+    ) -> nn.Module:
+        """Initialize ``model`` in place; ``data`` (training inputs) is required if needs_data."""
+        if self.needs_data and data is None:
+            raise ValueError(f"initializer {self.name!r} needs training data to initialize")
+        self.apply(model, generator, data)
+        return model
+
+
+_REGISTRY: dict[str, Scheme] = {}
+
+
+def _register_per_layer(name: str, formula: str, bias: str = "zeros"):
+    """Decorator: register a weight-level function as a scheme applied to every Linear layer."""
+    if bias not in BIAS_RULES:
+        raise ValueError(f"Bias rule {bias} not supported, please use one of {BIAS_RULES}")
+
+    def decorate(weight_fn: WeightFn) -> WeightFn:
+        def apply(model: nn.Module, generator: torch.Generator, _data: Tensor | None) -> None:
+            with torch.no_grad():
+                for layer in linear_layers(model):
+                    if bias == "torch_default":
+                        # The seed notebook kept nn.Linear's random bias: draw it exactly as
+                        # nn.Linear would (weight draw first, then bias), then replace the weight.
+                        torch_default_(layer.weight, layer.bias, generator)
+                    weight_fn(layer.weight, generator)
+                    if bias == "zeros" and layer.bias is not None:
+                        nn.init.zeros_(layer.bias)
+
+        _REGISTRY[name] = Scheme(name, formula, bias, needs_data=False, apply=apply)
+        return weight_fn
+
+    return decorate
+
+
+def _register_model(name: str, formula: str, bias: str, needs_data: bool):
+    """Decorator: register a model-level function (one that must see the whole net or data)."""
+
+    def decorate(model_fn: ModelFn) -> ModelFn:
+        _REGISTRY[name] = Scheme(name, formula, bias, needs_data, apply=model_fn)
+        return model_fn
+
+    return decorate
+
+
+@_register_per_layer("zeros", "W = 0, b = 0")
+def zeros(w, g):
+    return nn.init.zeros_(w)
+
+
+@_register_per_layer("random_normal", "N(0, 0.01^2)  (naive small random)")
+def random_normal(w, g):
+    return nn.init.normal_(w, 0.0, 0.01, generator=g)
+
+
+@_register_per_layer("random_large", "N(0, 1)  (naive unit random)")
+def random_large(w, g):
+    return nn.init.normal_(w, 0.0, 1.0, generator=g)
+
+
+@_register_model("torch_default", "U(+-1/sqrt(fan_in)): Var = 1/(3 fan_in) (nn.Linear)",
+                 bias="torch_default", needs_data=False)
+def torch_default(model, g, _data):
+    with torch.no_grad():
+        for layer in linear_layers(model):
+            torch_default_(layer.weight, layer.bias, g)
+
+
+@_register_per_layer("xavier_uniform", "U(+-sqrt(6/(fan_in+fan_out))): Var = 2/(fan_in+fan_out)")
+def xavier_uniform(w, g):
+    return nn.init.xavier_uniform_(w, generator=g)
+
+
+@_register_per_layer("xavier_normal", "N(0, 2/(fan_in+fan_out))")
+def xavier_normal(w, g):
+    return nn.init.xavier_normal_(w, generator=g)
+
+
+@_register_per_layer("he_uniform", "U(+-sqrt(6/fan_in)): Var = 2/fan_in")
+def he_uniform(w, g):
+    return nn.init.kaiming_uniform_(w, nonlinearity="relu", generator=g)
+
+
+@_register_per_layer("he_normal", "N(0, 2/fan_in)")
+def he_normal(w, g):
+    return nn.init.kaiming_normal_(w, nonlinearity="relu", generator=g)
+
+
+@_register_per_layer("lecun_normal", "N(0, 1/fan_in)")
+def lecun_normal(w, g):
+    return variance_scaling_(w, 1.0, "fan_in", "normal", generator=g)
+
+
+@_register_per_layer("orthogonal", "W = Q, Q^T Q = I (QR of a Gaussian; gain 1)")
+def orthogonal(w, g):
+    return nn.init.orthogonal_(w, gain=1.0, generator=g)
+
+
+@_register_model("lsuv", "orthogonal, then W_l /= std(layer l output) until std = 1 +- 0.1",
+                 bias="zeros", needs_data=True)
+def lsuv(model, g, data):
+    _REGISTRY["orthogonal"].apply(model, g, None)
+    rows = torch.randperm(data.shape[0], generator=g)[:LSUV_BATCH]
+    lsuv_(model, data[rows].to(next(model.parameters()).device))
+
+
+@_register_per_layer("seed_zero", "W = 0, b ~ U(+-1/sqrt(fan_in))  (seed notebook 'zero')",
+                     bias="torch_default")
+def seed_zero(w, g):
+    return nn.init.zeros_(w)
+
+
+@_register_per_layer(
+    "seed_random", "xavier_uniform W, b ~ U(+-1/sqrt(fan_in))  (seed notebook 'random')",
+    bias="torch_default",
+)
+def seed_random(w, g):
+    return nn.init.xavier_uniform_(w, generator=g)
+
+
+# Aliases, as jax has them; listed once under their canonical name.
+ALIASES = {"kaiming_normal": "he_normal", "kaiming_uniform": "he_uniform",
+           "glorot_normal": "xavier_normal", "glorot_uniform": "xavier_uniform"}
+
+
+def list_initializers() -> list[str]:
+    """Canonical names of every registered scheme, in registration order."""
+    return list(_REGISTRY)
+
+
+def get(name: str) -> Scheme:
+    """The scheme called ``name`` (or an alias of it); ValueError listing valid names if unknown."""
+    key = ALIASES.get(name, name)
+    if key not in _REGISTRY:
+        raise ValueError(
+            f"unknown initializer {name!r}; valid names: {', '.join(list_initializers())}"
+        )
+    return _REGISTRY[key]
+
+
+def initialize(
+    model: nn.Module, name: str, seed: int, data: Tensor | None = None
+) -> nn.Module:
+    """Initialize ``model`` with scheme ``name`` from a fresh generator seeded with ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    return get(name)(model, generator, data)

@@ -1,0 +1,137 @@
+"""Baseline comparison: is the current run worse than the committed baseline beyond noise?
+
+Accuracy rule (per dataset and initializer, on the final test accuracy over seeds): with baseline
+mean/std/n ``(m_b, s_b, n_b)`` and current ``(m_c, s_c, n_c)``, the standard error of the
+difference is ``se = sqrt(s_b^2/n_b + s_c^2/n_c)`` (Welch). A regression is flagged when
+
+    m_b - m_c > max(K_SIGMA * se, MIN_ACC_DROP)        or        more seeds diverged than before.
+
+For normal noise, a drop beyond 3 standard errors happens by chance with probability 0.13%
+one-sided (with only 3 seeds a side, where se itself is estimated, Student's t with ~4 degrees of
+freedom puts it near 2%); the absolute floor keeps deterministic cells (std 0, e.g. ``zeros``)
+from alarming on a last-digit change.
+
+Throughput rule: model-epochs per second divided by the matmul rate measured in the same run
+(``matmul_gflops``, see :mod:`initcore.speed`) -- a machine-independent "epochs per GFLOP". It is a
+regression when that falls by more than MAX_THROUGHPUT_DROP of the baseline, so a slower machine
+(whose matmul rate falls too) is not one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .reports import SUMMARY_FILE, ReportError
+
+K_SIGMA = 3.0  # standard errors a mean may drop before it is a regression
+MIN_ACC_DROP = 0.005  # absolute accuracy (0.5 point) below which a drop is never flagged
+MAX_THROUGHPUT_DROP = 0.30  # relative fall of calibrated throughput that is flagged
+EXIT_REGRESSION = 1
+
+
+@dataclass(frozen=True)
+class Verdict:
+    init: str
+    dataset: str
+    regressed: bool
+    message: str
+
+
+def load_summary(path: str | Path) -> pd.DataFrame:
+    """A summary table from a run folder, a summary CSV or a baseline folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / SUMMARY_FILE
+    if not path.is_file():
+        raise ReportError(f"no summary report at {path}")
+    return pd.read_csv(path)
+
+
+def calibrated_throughput(row: pd.Series) -> float:
+    """Model-epochs per second per GFLOP/s of the run's own matmul calibration (NaN if absent)."""
+    gflops = row.get("matmul_gflops", math.nan)
+    seconds = row.get("seconds_per_epoch", math.nan)
+    if not (gflops and seconds) or pd.isna(gflops) or pd.isna(seconds):
+        return math.nan
+    return 1.0 / seconds / gflops
+
+
+def compare(baseline: pd.DataFrame, current: pd.DataFrame) -> list[Verdict]:
+    """One verdict per (dataset, init) present in both tables."""
+    verdicts = []
+    keyed = current.set_index(["dataset", "init"])
+    for _, base in baseline.iterrows():
+        key = (base["dataset"], base["init"])
+        if key not in keyed.index:
+            continue
+        cur = keyed.loc[key]
+        if isinstance(cur, pd.DataFrame):  # several runs in the file: take the newest
+            cur = cur.iloc[-1]
+        verdicts.append(_judge(base, cur, *key))
+    return verdicts
+
+
+def _judge(base: pd.Series, cur: pd.Series, dataset: str, init: str) -> Verdict:
+    problems = []
+    if int(cur["n_diverged"]) > int(base["n_diverged"]):
+        problems.append(f"diverged {int(cur['n_diverged'])}/{int(cur['n_seeds'])} seeds "
+                        f"(baseline {int(base['n_diverged'])})")
+    se = math.sqrt(_var(base) / base["n_seeds"] + _var(cur) / cur["n_seeds"])
+    drop = base["acc_mean"] - cur["acc_mean"]
+    limit = max(K_SIGMA * se, MIN_ACC_DROP)
+    if pd.notna(drop) and drop > limit:
+        problems.append(f"accuracy {100 * cur['acc_mean']:.2f}% vs baseline "
+                        f"{100 * base['acc_mean']:.2f}%: drop {100 * drop:.2f} pt > "
+                        f"limit {100 * limit:.2f} pt (max({K_SIGMA:g} se, {100 * MIN_ACC_DROP:g}))")
+    t_base, t_cur = calibrated_throughput(base), calibrated_throughput(cur)
+    if pd.notna(t_base) and pd.notna(t_cur) and t_cur < (1 - MAX_THROUGHPUT_DROP) * t_base:
+        problems.append(f"calibrated throughput {t_cur / t_base:.2f}x baseline "
+                        f"(limit {1 - MAX_THROUGHPUT_DROP:.2f}x)")
+    if problems:
+        return Verdict(init, dataset, True, f"{init} ({dataset}) REGRESSED: " + "; ".join(problems))
+    acc = (f"{100 * cur['acc_mean']:.2f}% vs {100 * base['acc_mean']:.2f}%"
+           if pd.notna(cur["acc_mean"]) else "n/a")
+    return Verdict(init, dataset, False, f"{init} ({dataset}) ok: {acc}")
+
+
+def _var(row: pd.Series) -> float:
+    std = row["acc_std"]
+    return 0.0 if pd.isna(std) else float(std) ** 2
+
+
+def comparison_table(baseline: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """Side-by-side table of the accuracy and calibrated throughput of the two reports."""
+    cols = ["dataset", "init", "acc_mean", "acc_std", "n_seeds", "n_diverged"]
+    merged = baseline[cols].merge(current[cols], on=["dataset", "init"],
+                                  suffixes=("_base", "_cur"))
+    merged["drop_pt"] = 100 * (merged["acc_mean_base"] - merged["acc_mean_cur"])
+    verdicts = {(v.dataset, v.init): v for v in compare(baseline, current)}
+    merged["verdict"] = [("REGRESSED" if verdicts[(d, i)].regressed else "ok")
+                         for d, i in zip(merged["dataset"], merged["init"])]
+    return merged
+
+
+def add_compare_parser(commands) -> None:
+    compare_parser = commands.add_parser(
+        "compare", help="compare a run against a baseline; exit 1 on regression")
+    compare_parser.add_argument("baseline", help="baseline run folder or summary.csv")
+    compare_parser.add_argument("current", help="current run folder or summary.csv")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    baseline, current = load_summary(args.baseline), load_summary(args.current)
+    verdicts = compare(baseline, current)
+    if not verdicts:
+        raise ReportError("the two reports share no (dataset, init) pair to compare")
+    print(comparison_table(baseline, current).to_string(index=False, float_format="%.4f"))
+    for verdict in verdicts:
+        if verdict.regressed:
+            print(verdict.message)
+    regressions = sum(v.regressed for v in verdicts)
+    print(f"{regressions} regression(s) in {len(verdicts)} initializer(s)")
+    return EXIT_REGRESSION if regressions else 0

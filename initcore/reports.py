@@ -1,0 +1,162 @@
+"""Reports: the CSV schema, atomic writing, the append-only history and loading into pandas.
+
+A run writes ``<report_dir>/<run_id>/epochs.csv`` (long format, one row per model-epoch) and
+``summary.csv`` (one row per initializer: final test accuracy over seeds), and appends its summary
+rows to ``<report_dir>/history.csv``. Every write goes to a temporary file in the same folder and
+is renamed into place (``os.replace`` is atomic on POSIX), so a killed run never leaves a
+half-written file; the history is rewritten under an exclusive ``fcntl`` lock, so concurrent
+writers (pytest-xdist workers) never lose or interleave rows.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+EPOCHS_FILE, SUMMARY_FILE, HISTORY_FILE = "epochs.csv", "summary.csv", "history.csv"
+
+# The per-epoch table, declared once. seconds: wall time of the epoch's training steps for one
+# model (for the grid trainer: the grid epoch divided by grid_size).
+EPOCH_COLUMNS = [
+    "run_id", "dataset", "model", "init", "seed", "epoch", "train_loss", "test_loss", "test_acc",
+    "seconds", "diverged", "trainer", "grid_size", "commit", "torch_version", "device", "host",
+]
+SUMMARY_COLUMNS = [
+    "run_id", "dataset", "model", "init", "formula", "n_seeds", "n_diverged", "epochs",
+    "acc_mean", "acc_std", "acc_min", "acc_max", "final_test_loss", "seconds_per_epoch",
+    "commit", "torch_version", "device", "host", "timestamp",
+]
+
+
+class ReportError(Exception):
+    """The report folder cannot be written: the message is one line meant for the user."""
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus 6 random hex digits."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def environment(device: str) -> dict[str, str]:
+    """The columns that say where a number came from: commit, torch version, device, host."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return {"commit": commit, "torch_version": torch.__version__, "device": str(device),
+            "host": socket.gethostname()}
+
+
+def epoch_table(results: Iterable, *, run_id: str, dataset: str, model: str, trainer: str,
+                grid_size: int, env: dict[str, str]) -> pd.DataFrame:
+    """The long per-epoch table of a list of train.RunResult."""
+    rows = [
+        {"run_id": run_id, "dataset": dataset, "model": model, "init": r.init, "seed": r.seed,
+         "epoch": e.epoch, "train_loss": e.train_loss, "test_loss": e.test_loss,
+         "test_acc": e.test_acc, "seconds": e.seconds, "diverged": e.diverged,
+         "trainer": trainer, "grid_size": grid_size, **env}
+        for r in results for e in r.epochs
+    ]
+    return pd.DataFrame(rows, columns=EPOCH_COLUMNS)
+
+
+def summarize(epochs: pd.DataFrame, formulas: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per (run, dataset, model, init): final test accuracy over seeds (diverged seeds: NaN)."""
+    keys = ["run_id", "dataset", "model", "init"]
+    final = epochs.sort_values("epoch").groupby(keys + ["seed"], sort=False).tail(1)
+    grouped = final.groupby(keys, sort=False)
+    summary = grouped.agg(
+        n_seeds=("seed", "nunique"), n_diverged=("diverged", "sum"), epochs=("epoch", "max"),
+        acc_mean=("test_acc", "mean"), acc_std=("test_acc", "std"),
+        acc_min=("test_acc", "min"), acc_max=("test_acc", "max"),
+        final_test_loss=("test_loss", "mean"),
+    ).reset_index()
+    seconds = epochs.groupby(keys, sort=False)["seconds"].mean().rename("seconds_per_epoch")
+    summary = summary.merge(seconds.reset_index(), on=keys)
+    env = final.groupby(keys, sort=False)[["commit", "torch_version", "device", "host"]].first()
+    summary = summary.merge(env.reset_index(), on=keys)
+    summary["formula"] = summary["init"].map(formulas or {}).fillna("")
+    summary["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    summary["n_diverged"] = summary["n_diverged"].astype(int)
+    return summary[SUMMARY_COLUMNS]
+
+
+def check_writable(folder: str | Path) -> Path:
+    """Create ``folder`` if needed and prove a file can be written there; ReportError if not."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+    except OSError as e:
+        raise ReportError(f"report folder {folder} is not writable ({e.strerror or e})") from e
+    return folder
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as CSV to ``path`` via a temporary file and an atomic rename."""
+    path = Path(path)
+    _replace_text(path, frame.to_csv(index=False))
+    return path
+
+
+def _replace_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def append_history(rows: pd.DataFrame, path: str | Path) -> Path:
+    """Append ``rows`` to the history CSV under an exclusive lock, rewriting it atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        old = pd.read_csv(path) if path.exists() else None
+        both = rows if old is None or old.empty else pd.concat([old, rows], ignore_index=True)
+        buffer = io.StringIO()
+        both.to_csv(buffer, index=False)
+        _replace_text(path, buffer.getvalue())
+    return path
+
+
+def write_run(folder: str | Path, run_id: str, epochs: pd.DataFrame,
+              summary: pd.DataFrame) -> Path:
+    """Write a run's epochs.csv and summary.csv into folder/run_id and append to the history."""
+    run_dir = Path(folder) / run_id
+    write_csv_atomic(epochs, run_dir / EPOCHS_FILE)
+    write_csv_atomic(summary, run_dir / SUMMARY_FILE)
+    append_history(summary, Path(folder) / HISTORY_FILE)
+    return run_dir
+
+
+def load(path: str | Path) -> pd.DataFrame:
+    """Read a report into pandas: a run folder (its epochs.csv) or any report CSV file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / EPOCHS_FILE
+    if not path.is_file():
+        raise ReportError(f"no report at {path}")
+    return pd.read_csv(path)

@@ -1,0 +1,175 @@
+"""Training: the seed recipe for one model (:func:`train`) and for many at once (:func:`train_grid`).
+
+The seed recipe: MLP 784-256-128-10 with ReLU, cross-entropy, SGD lr 0.01 momentum 0.9, batch 64,
+10 epochs, a new shuffle every epoch, test accuracy at the end. Data are indexed straight out of
+the in-memory tensors (no DataLoader, no per-sample transforms).
+
+Randomness is explicit: a model's initial weights come from ``Generator(seed)`` and its data order
+from ``Generator(seed + DATA_ORDER_OFFSET)``, so a (scheme, seed) cell is reproducible on its own
+and two schemes with the same seed see the same batches. A model whose loss turns NaN/inf is
+marked diverged and frozen at its last finite weights; the others go on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import initializers
+from .data import Dataset
+from .models import MLP, check_activation, mlp_sizes
+
+DATA_ORDER_OFFSET = 1_000_003  # data-order generator seed = seed + this (a prime, far from seeds)
+EVAL_CHUNK = 2_500  # test rows evaluated at once (bounds memory when G models evaluate together)
+
+
+class Progress(Protocol):
+    def update(self, n: int = 1) -> object: ...
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run except the scheme, the seed and the data."""
+
+    hidden: tuple[int, ...] = (256, 128)  # hidden layer widths (units)
+    activation: str = "relu"  # nonlinearity after every hidden layer (models.ACTIVATIONS)
+    epochs: int = 10  # passes over the training set
+    batch_size: int = 64  # samples per SGD step; the last, partial batch of an epoch is kept
+    lr: float = 0.01  # SGD learning rate
+    momentum: float = 0.9  # SGD (heavy-ball) momentum, torch.optim.SGD convention
+    device: str = "cpu"  # where data and models live ("cpu", "cuda", "cuda:1", ...)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch size must be an integer >= 1, got {self.batch_size!r}")
+        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"learning rate must be a finite number > 0, got {self.lr!r}")
+        if not (isinstance(self.momentum, int | float) and 0 <= self.momentum < 1):
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
+            raise ValueError(f"hidden widths must be integers >= 1, got {self.hidden!r}")
+        check_activation(self.activation)
+
+    def model_name(self, data: Dataset) -> str:
+        sizes = mlp_sizes(data.n_features, self.hidden, data.n_classes)
+        return "mlp-" + "-".join(map(str, sizes)) + f"-{self.activation}"
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int  # 1-based
+    train_loss: float  # mean of the epoch's per-batch losses (NaN if the model diverged in it)
+    test_loss: float  # mean cross-entropy over the test set
+    test_acc: float  # fraction of the test set classified correctly, in [0, 1]
+    seconds: float  # wall time of the epoch's training steps (evaluation excluded)
+    diverged: bool  # loss became NaN/inf in this epoch or earlier
+
+
+@dataclass
+class RunResult:
+    init: str
+    seed: int
+    epochs: list[EpochMetrics] = field(default_factory=list)
+    model: nn.Module | None = None  # the trained (or frozen, if diverged) model, on the CPU
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self.epochs) and self.epochs[-1].diverged
+
+    @property
+    def final_acc(self) -> float:
+        return self.epochs[-1].test_acc if self.epochs else math.nan
+
+
+def build_model(init: str, seed: int, data: Dataset, config: TrainConfig) -> MLP:
+    """The MLP of ``config``, initialized on the CPU by scheme ``init`` from Generator(seed)."""
+    scheme = initializers.get(init)
+    model = MLP(mlp_sizes(data.n_features, config.hidden, data.n_classes), config.activation)
+    generator = torch.Generator().manual_seed(seed)
+    scheme(model, generator, data.x_train.cpu() if scheme.needs_data else None)
+    return model
+
+
+def epoch_order(generator: torch.Generator, n: int, device: str | torch.device) -> Tensor:
+    """A fresh permutation of the n training rows (drawn on the CPU for reproducibility)."""
+    return torch.randperm(n, generator=generator).to(device)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of ``model`` on (x, y)."""
+    loss_sum, correct = 0.0, 0
+    for start in range(0, x.shape[0], EVAL_CHUNK):
+        logits = model(x[start:start + EVAL_CHUNK])
+        target = y[start:start + EVAL_CHUNK]
+        loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
+        correct += (logits.argmax(1) == target).sum().item()
+    return loss_sum / x.shape[0], correct / x.shape[0]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train(
+    init: str, seed: int, data: Dataset, config: TrainConfig = TrainConfig(),
+    progress: Progress | None = None,
+) -> RunResult:
+    """Train one model with the seed recipe; per-epoch metrics, stopping if the loss diverges."""
+    # --- setup -----------------------------------------------------------------------------
+    device = torch.device(config.device)
+    data = data.to(device)
+    model = build_model(init, seed, data, config).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    order_generator = torch.Generator().manual_seed(seed + DATA_ORDER_OFFSET)
+    n = data.x_train.shape[0]
+    result = RunResult(init, seed)
+
+    for epoch in range(1, config.epochs + 1):
+        # --- train (the timed region) -------------------------------------------------------
+        _sync(device)
+        start = time.perf_counter()
+        order = epoch_order(order_generator, n, device)
+        losses = []
+        diverged = False
+        for first in range(0, n, config.batch_size):
+            rows = order[first:first + config.batch_size]
+            loss = F.cross_entropy(model(data.x_train[rows]), data.y_train[rows])
+            if not torch.isfinite(loss):
+                diverged = True  # freeze at the last finite weights: no step on a NaN/inf loss
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+        _sync(device)
+        seconds = time.perf_counter() - start
+
+        # --- evaluate -----------------------------------------------------------------------
+        if diverged:
+            result.epochs.append(EpochMetrics(epoch, math.nan, math.nan, math.nan, seconds, True))
+        else:
+            test_loss, test_acc = evaluate(model, data.x_test, data.y_test)
+            train_loss = torch.stack(losses).mean().item()
+            result.epochs.append(
+                EpochMetrics(epoch, train_loss, test_loss, test_acc, seconds, False))
+        if progress is not None:  # a diverged model's skipped epochs count as done
+            progress.update(config.epochs - epoch + 1 if diverged else 1)
+        if diverged:
+            break
+    result.model = model.cpu()
+    return result
+
+
+# train_grid lives in its own module (it is the longer, vectorized half); re-exported here so
+# callers import both trainers from one place.
+from .grid import train_grid  # noqa: E402,F401

@@ -3,6 +3,7 @@
     initcore list                               the registry, with formulas
     initcore run --dataset mnist --init he_normal xavier_normal --seeds 3
     initcore compare BASELINE CURRENT           regression check between two reports
+    initcore speed --dataset mnist              throughput of the trainers vs the notebook loop
 
 Bad input (unknown names, impossible numbers, missing or corrupt data, an unwritable report
 folder) prints one line ``initcore: error: ...`` on stderr and exits with status 2, before any
@@ -40,7 +41,8 @@ def _positive_int_list(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}") from None
     if not widths or min(widths) < 1:
         raise argparse.ArgumentTypeError(f"hidden widths must be integers >= 1, got {text!r}")
     return widths
@@ -87,7 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="train one model at a time instead of the vectorized grid")
 
     from .regression import add_compare_parser
+    from .speed import add_speed_parser
+
     add_compare_parser(commands)
+    add_speed_parser(commands, add_data_options)
     return parser
 
 
@@ -146,14 +151,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # --- report -----------------------------------------------------------------------------
     run_id = args.run_id or reports.new_run_id()
+    model = config.model_name(dataset.n_features, dataset.n_classes)
     epochs = reports.epoch_table(
-        results, run_id=run_id, dataset=args.dataset, model=config.model_name(dataset),
+        results, run_id=run_id, dataset=args.dataset, model=model,
         trainer="single" if args.no_grid else "grid",
         grid_size=1 if args.no_grid else len(results), env=reports.environment(args.device))
     formulas = {name: initializers.get(name).formula for name in inits}
     summary = reports.summarize(epochs, formulas)
     run_dir = reports.write_run(args.report_dir, run_id, epochs, summary)
-    print(f"{args.dataset}, {config.model_name(dataset)}, {config.epochs} epochs, "
+    print(f"{args.dataset}, {model}, {config.epochs} epochs, "
           f"batch {config.batch_size}, lr {config.lr}, momentum {config.momentum}")
     print(format_summary(summary))
     print(f"reports: {run_dir}/{reports.EPOCHS_FILE}, {run_dir}/{reports.SUMMARY_FILE}")
@@ -177,8 +183,9 @@ COMMANDS = {"list": cmd_list, "run": cmd_run}
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     from .regression import cmd_compare
+    from .speed import cmd_speed
 
-    handlers = {**COMMANDS, "compare": cmd_compare}
+    handlers = {**COMMANDS, "compare": cmd_compare, "speed": cmd_speed}
     try:
         args = build_parser().parse_args(argv)
         return handlers[args.command](args)

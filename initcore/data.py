@@ -133,6 +133,9 @@ def check_idx(path: Path, raw: bytes) -> None:
         raise DataError(f"{path}: not an MNIST IDX file (magic number {magic}, "
                         f"expected 2051 for images or 2049 for labels)")
     n_dims = _IDX_MAGIC[magic]
+    if len(raw) < 4 + 4 * n_dims:
+        raise DataError(f"{path}: truncated: {len(raw)} bytes is shorter than the IDX header "
+                        f"({4 + 4 * n_dims} bytes)")
     dims = struct.unpack(f">{n_dims}I", raw[4:4 + 4 * n_dims])
     expected = 4 + 4 * n_dims + int(np.prod(dims))
     if len(raw) != expected:
@@ -162,9 +165,16 @@ def _read_checked(raw_dir: Path, stem: str) -> tuple[Path, bytes] | None:
 def _write_atomic(path: Path, raw: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
     with os.fdopen(fd, "wb") as f:
         f.write(raw)
     os.replace(tmp, path)  # atomic: concurrent readers see the old file or the whole new one
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def resolve_root(name: str, data_dir: Path, download: bool = False) -> Path:
@@ -193,7 +203,8 @@ def resolve_root(name: str, data_dir: Path, download: bool = False) -> Path:
     root = cache_dir()
     for stem, (_, raw) in found.items():
         target = root / folder / "raw" / stem
-        if not (target.exists() and target.stat().st_size == len(raw)):
+        # Compare contents, not just sizes: another data folder may hold same-shaped files.
+        if not (target.exists() and target.read_bytes() == raw):
             _write_atomic(target, raw)
     return root
 

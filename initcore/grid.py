@@ -9,7 +9,7 @@ Each model is built by exactly the code :func:`initcore.train.build_model` uses 
 data order as :func:`initcore.train.train` gives the same seed, so the two trainers agree to float
 tolerance (tests/test_grid.py). The SGD step is written here, not taken from ``torch.optim``,
 because it must freeze diverged models slice by slice: a model whose loss turns NaN/inf stops
-updating at that step (its last finite weights are kept, as ``train`` keeps them), and since
+updating at that step (no step is taken on a NaN/inf loss, as in ``train``), and since
 every operation acts on one slice of the stacked tensors, NaN in one model never reaches another.
 """
 
@@ -29,7 +29,7 @@ from .models import ACTIVATION_FNS
 
 
 def _stack_parameters(models: list, device: torch.device) -> list[Tensor]:
-    """[W1, b1, W2, b2, ...] with W as (G, fan_in, fan_out) and b as (G, 1, fan_out), leaf tensors."""
+    """[W1, b1, W2, ...]: W as (G, fan_in, fan_out), b as (G, 1, fan_out); leaves needing grad."""
     params = []
     for layers in zip(*(linear_layers(m) for m in models)):
         weight = torch.stack([layer.weight.detach().T for layer in layers])  # (G, in, out)
@@ -70,9 +70,9 @@ def grid_evaluate(params: list[Tensor], x: Tensor, y: Tensor, activation: str
         logits = grid_forward(params, x[start:start + EVAL_CHUNK], activation)  # (G, B, C)
         target = y[start:start + EVAL_CHUNK].expand(logits.shape[0], -1)  # (G, B)
         loss = F.cross_entropy(logits.transpose(1, 2), target, reduction="none")  # (G, B)
-        loss_sum = loss_sum + loss.sum(1)
+        loss_sum = loss_sum + loss.double().sum(1)
         correct = correct + (logits.argmax(2) == target).sum(1)
-    return loss_sum / x.shape[0], correct / x.shape[0]
+    return loss_sum / x.shape[0], correct.double() / x.shape[0]  # float64, as train() reports
 
 
 def _sgd_momentum_step(params: list[Tensor], buffers: list[Tensor], alive: Tensor,
@@ -94,8 +94,15 @@ def train_grid(
     ``seconds`` in each EpochMetrics is the grid epoch's wall time divided by G (the amortized
     cost of one model-epoch); multiply by G for the wall time of the epoch.
     """
-    from .train import DATA_ORDER_OFFSET, EpochMetrics, RunResult, TrainConfig, build_model
-    from .train import _sync, epoch_order
+    from .train import (
+        DATA_ORDER_OFFSET,
+        EpochMetrics,
+        RunResult,
+        TrainConfig,
+        _sync,
+        build_model,
+        epoch_order,
+    )
 
     # --- setup -----------------------------------------------------------------------------
     config = config or TrainConfig()
@@ -135,6 +142,8 @@ def train_grid(
                 _sgd_momentum_step(params, buffers, alive, config.lr, config.momentum)
                 loss_sum += torch.where(alive, losses, 0.0)
             steps += 1
+        with torch.no_grad():  # as train(): weights that overflowed mark a model diverged too
+            alive &= torch.stack([p.isfinite().flatten(1).all(1) for p in params]).all(0)
         _sync(device)
         seconds = (time.perf_counter() - start) / n_models
 
@@ -150,10 +159,12 @@ def train_grid(
             else:
                 result.epochs.append(
                     EpochMetrics(epoch, math.nan, math.nan, math.nan, seconds, True))
+        if not alive.any():
+            if progress is not None:  # every model diverged: the skipped epochs count as done
+                progress.update(n_models * (config.epochs - epoch + 1))
+            break
         if progress is not None:
             progress.update(n_models)
-        if not alive.any():
-            break
     _unstack_into(models, params)
     for result, model in zip(results, models):
         result.model = model

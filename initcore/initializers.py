@@ -177,11 +177,13 @@ def _register_per_layer(name: str, formula: str, bias: str = "zeros"):
     def decorate(weight_fn: WeightFn) -> WeightFn:
         def apply(model: nn.Module, generator: torch.Generator, _data: Tensor | None) -> None:
             with torch.no_grad():
-                for layer in linear_layers(model):
-                    if bias == "torch_default":
-                        # The seed notebook kept nn.Linear's random bias: draw it exactly as
-                        # nn.Linear would (weight draw first, then bias), then replace the weight.
+                if bias == "torch_default":
+                    # The seed notebook built the model (nn.Linear draws W then b, layer by layer)
+                    # and then replaced the weights: draw in that order, so its biases are exactly
+                    # those of a fresh model built after torch.manual_seed(seed).
+                    for layer in linear_layers(model):
                         torch_default_(layer.weight, layer.bias, generator)
+                for layer in linear_layers(model):
                     weight_fn(layer.weight, generator)
                     if bias == "zeros" and layer.bias is not None:
                         nn.init.zeros_(layer.bias)

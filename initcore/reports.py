@@ -43,9 +43,22 @@ class ReportError(Exception):
     """The report folder cannot be written: the message is one line meant for the user."""
 
 
+RUN_ID_ENV = "INITCORE_RUN_ID"  # shares one run id between a pytest-xdist controller and workers
+
+
 def new_run_id() -> str:
     """A sortable, unique run id: UTC time plus 6 random hex digits."""
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def shared_run_id(explicit: str | None = None) -> str:
+    """The run id of this process tree: ``explicit``, else $INITCORE_RUN_ID, else a new one.
+
+    The first call exports it, so child processes (pytest-xdist workers) inherit the same id.
+    """
+    if explicit:
+        os.environ[RUN_ID_ENV] = explicit
+    return os.environ.setdefault(RUN_ID_ENV, new_run_id())
 
 
 def environment(device: str) -> dict[str, str]:
@@ -77,7 +90,7 @@ def epoch_table(results: Iterable, *, run_id: str, dataset: str, model: str, tra
 def summarize(epochs: pd.DataFrame, formulas: dict[str, str] | None = None) -> pd.DataFrame:
     """Per (run, dataset, model, init): final test accuracy over seeds (diverged seeds: NaN)."""
     keys = ["run_id", "dataset", "model", "init"]
-    final = epochs.sort_values("epoch").groupby(keys + ["seed"], sort=False).tail(1)
+    final = epochs.sort_values("epoch", kind="stable").groupby(keys + ["seed"], sort=False).tail(1)
     grouped = final.groupby(keys, sort=False)
     summary = grouped.agg(
         n_seeds=("seed", "nunique"), n_diverged=("diverged", "sum"), epochs=("epoch", "max"),
@@ -117,6 +130,7 @@ def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
 def _replace_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; reports should be readable
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
@@ -126,6 +140,12 @@ def _replace_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def append_history(rows: pd.DataFrame, path: str | Path) -> Path:

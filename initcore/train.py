@@ -1,4 +1,4 @@
-"""Training: the seed recipe for one model (:func:`train`) and for many at once (:func:`train_grid`).
+"""Training: the seed recipe for one model (:func:`train`) and many at once (:func:`train_grid`).
 
 The seed recipe: MLP 784-256-128-10 with ReLU, cross-entropy, SGD lr 0.01 momentum 0.9, batch 64,
 10 epochs, a new shuffle every epoch, test accuracy at the end. Data are indexed straight out of
@@ -6,8 +6,9 @@ the in-memory tensors (no DataLoader, no per-sample transforms).
 
 Randomness is explicit: a model's initial weights come from ``Generator(seed)`` and its data order
 from ``Generator(seed + DATA_ORDER_OFFSET)``, so a (scheme, seed) cell is reproducible on its own
-and two schemes with the same seed see the same batches. A model whose loss turns NaN/inf is
-marked diverged and frozen at its last finite weights; the others go on.
+and two schemes with the same seed see the same batches. A model whose loss turns NaN/inf, or whose
+weights hold NaN/inf at the end of an epoch, is marked diverged and frozen (no step is taken on a
+NaN/inf loss; the weights may already hold inf if the step before overflowed); the others go on.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ class TrainConfig:
             raise ValueError(f"hidden widths must be integers >= 1, got {self.hidden!r}")
         check_activation(self.activation)
 
-    def model_name(self, data: Dataset) -> str:
-        sizes = mlp_sizes(data.n_features, self.hidden, data.n_classes)
+    def model_name(self, n_features: int = 784, n_classes: int = 10) -> str:
+        """Architecture name used in reports, e.g. ``mlp-784-256-128-10-relu``."""
+        sizes = mlp_sizes(n_features, self.hidden, n_classes)
         return "mlp-" + "-".join(map(str, sizes)) + f"-{self.activation}"
 
 
@@ -151,6 +153,8 @@ def train(
             loss.backward()
             optimizer.step()
             losses.append(loss.detach())
+        # A finite loss can hide overflowed weights (e.g. a -inf bias of an unused class).
+        diverged = diverged or not all(torch.isfinite(p).all() for p in model.parameters())
         _sync(device)
         seconds = time.perf_counter() - start
 

@@ -1,0 +1,52 @@
+"""Regression against the committed baseline (reports/baseline/<profile>/summary.csv).
+
+The rule is initcore.regression's: a mean-accuracy drop beyond max(3 standard errors, 0.5 pt),
+more diverged seeds, or a fall of calibrated throughput beyond the set fraction.
+``--update-baseline`` writes this run's summary as the profile's new baseline instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from filelock import FileLock
+
+from initcore import regression, reports
+
+
+def baseline_path(config: pytest.Config, profile_name: str) -> Path:
+    return Path(config.getoption("baseline_dir")) / profile_name / reports.SUMMARY_FILE
+
+
+def test_no_regression_vs_baseline(baseline_cell, profile, trained, pytestconfig):
+    """This run's cell is not worse than the baseline's beyond seed-to-seed noise."""
+    experiment_name, init = baseline_cell
+    current = trained(experiment_name).summary
+    path = baseline_path(pytestconfig, profile.name)
+    if pytestconfig.getoption("update_baseline"):
+        _update_baseline(path, current)
+        pytest.skip(f"baseline updated: {path}")
+    if not path.exists():
+        pytest.skip(f"no baseline for profile {profile.name!r} at {path}; "
+                    f"create it with: pytest bench --profile {profile.name} --update-baseline")
+    baseline = regression.load_summary(path)
+    mine = [v for v in regression.compare(baseline, current[current["init"] == init])]
+    if not mine:
+        pytest.skip(f"{init} ({experiment_name}) is not in the baseline {path}")
+    assert not mine[0].regressed, mine[0].message
+
+
+def _update_baseline(path: Path, current: pd.DataFrame) -> None:
+    """Merge this experiment's rows into the baseline file (replacing older rows of its cells);
+    under a lock, since pytest-xdist workers may update it at the same time."""
+    keys = ["experiment", "dataset", "model", "init"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        if path.exists():
+            old = pd.read_csv(path)
+            old = old.merge(current[keys], on=keys, how="left", indicator=True)
+            old = old[old["_merge"] == "left_only"].drop(columns="_merge")
+            current = pd.concat([old, current], ignore_index=True)
+        reports.write_csv_atomic(current.drop_duplicates(keys, keep="last"), path)

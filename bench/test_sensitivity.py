@@ -1,0 +1,62 @@
+"""The suite catches a broken initializer: He scaled by 10 or by 0.01 must fail He's bounds.
+
+The broken schemes are registered for this test only (monkeypatch), trained with the profile's
+seed-recipe experiment on its seeds, and checked against ``he_normal``'s bounds and, where a
+baseline exists, against the baseline's ``he_normal`` row with the regression rule.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from initcore import initializers, regression, reports
+from initcore.profiles import check_bound
+from initcore.train import train_grid
+
+
+def _scaled_he(name: str, factor: float) -> initializers.Scheme:
+    def apply(model, generator, _data):
+        with torch.no_grad():
+            for layer in initializers.linear_layers(model):
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu", generator=generator)
+                layer.weight.mul_(factor)
+                nn.init.zeros_(layer.bias)
+
+    return initializers.Scheme(name, f"{factor} x he_normal (deliberately broken)", "zeros",
+                               False, apply)
+
+
+@pytest.mark.parametrize("factor", [10.0, 0.01], ids=lambda f: f"he_x{f:g}")
+def test_broken_he_is_caught(factor, profile, dataset_loader, monkeypatch, pytestconfig):
+    experiment = profile.experiments[0]
+    he_bounds = experiment.bounds.get("he_normal")
+    if not he_bounds:
+        pytest.skip(f"profile {profile.name!r} has no he_normal bound")
+    name = f"he_x{factor:g}"
+    monkeypatch.setitem(initializers._REGISTRY, name, _scaled_he(name, factor))
+    dataset = dataset_loader(experiment.dataset)
+    results = train_grid([name], experiment.seeds, dataset, experiment.config)
+
+    diverged = [r.diverged for r in results]
+    problems = []
+    for bound in he_bounds:
+        accuracies = [r.epochs[-1].test_acc if bound.epoch is None or r.diverged
+                      else r.epochs[bound.epoch - 1].test_acc for r in results]
+        problems += check_bound(bound, accuracies, diverged)
+    assert problems, (f"{name} passed he_normal's bounds {he_bounds}: the bounds cannot tell a "
+                      f"broken He from a working one (accuracies {[r.final_acc for r in results]})")
+
+    baseline = pytestconfig.getoption("baseline_dir") + f"/{profile.name}/summary.csv"
+    try:
+        base = regression.load_summary(baseline)
+    except reports.ReportError:
+        return
+    epochs = reports.epoch_table(results, run_id="sensitivity", dataset=experiment.dataset,
+                                 model=experiment.config.model_name(), trainer="grid",
+                                 grid_size=len(results), env=reports.environment("cpu"))
+    current = reports.summarize(epochs).assign(init="he_normal", experiment=experiment.name)
+    verdicts = regression.compare(base[base["init"] == "he_normal"], current)
+    assert verdicts and verdicts[0].regressed, (
+        f"{name} compared as he_normal against the baseline was not flagged: {verdicts}")

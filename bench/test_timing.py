@@ -1,0 +1,103 @@
+"""Timing with pytest-benchmark: initialization cost per scheme and training throughput.
+
+Speed targets live here and in the reports, never in a pass/fail assertion: this machine is
+shared and noisy. ``benchmark.pedantic`` fixes the rounds so a training run is not repeated by
+auto-calibration. Under pytest-xdist pytest-benchmark disables itself; these tests then skip.
+Every benchmark saves its derived rates in ``extra_info`` (and so in the run's benchmark.json).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from initcore import initializers
+from initcore.models import MLP, mlp_sizes
+from initcore.speed import (
+    SEED_INITS,
+    notebook_epoch,
+    training_flops_per_sample,
+)
+from initcore.train import train, train_grid
+
+
+@pytest.fixture
+def timed(benchmark):
+    if benchmark.disabled:
+        pytest.skip("pytest-benchmark is disabled (e.g. under pytest-xdist)")
+    return benchmark
+
+
+def _experiment(profile):
+    return profile.experiments[0]  # the seed-recipe experiment of every profile
+
+
+@pytest.mark.parametrize("init", initializers.list_initializers(),
+                         ids=[f"init={n}" for n in initializers.list_initializers()])
+def test_init_cost(init, timed, profile, dataset_loader):
+    """Seconds to initialize the profile's MLP once (orthogonal's QR and LSUV's passes show)."""
+    experiment = _experiment(profile)
+    dataset = dataset_loader(experiment.dataset)
+    sizes = mlp_sizes(dataset.n_features, experiment.config.hidden, dataset.n_classes)
+    scheme = initializers.get(init)
+    inputs = dataset.x_train if scheme.needs_data else None
+
+    def setup():
+        return (MLP(sizes, experiment.config.activation), torch.Generator().manual_seed(0),
+                inputs), {}
+
+    timed.group = "init-cost"
+    timed.extra_info.update(formula=scheme.formula, needs_data=scheme.needs_data,
+                            model="-".join(map(str, sizes)))
+    timed.pedantic(scheme, setup=setup, rounds=5, iterations=1, warmup_rounds=1)
+
+
+@pytest.fixture(scope="module")
+def throughput_setup(profile, dataset_loader, calibration):
+    experiment = _experiment(profile)
+    dataset = dataset_loader(experiment.dataset)
+    config = replace(experiment.config, epochs=1)
+    sizes = mlp_sizes(dataset.n_features, config.hidden, dataset.n_classes)
+    flops = training_flops_per_sample(sizes) * dataset.x_train.shape[0]
+    return dataset, config, flops, calibration
+
+
+def _record(benchmark, models: int, flops: float, calibration: float) -> None:
+    seconds = benchmark.stats.stats.min
+    benchmark.extra_info.update(
+        models=models, model_epochs_per_s=models / seconds,
+        gflops=models * flops / seconds / 1e9, matmul_gflops=calibration,
+        fraction_of_matmul=models * flops / seconds / 1e9 / calibration)
+
+
+def test_throughput_notebook_loop(timed, throughput_setup):
+    """One epoch of the seed notebook's DataLoader loop (per-sample PIL transforms), 1 model."""
+    dataset, config, flops, calibration = throughput_setup
+    timed.group = "throughput"
+    timed.pedantic(notebook_epoch, args=(dataset, config), rounds=1, iterations=1)
+    _record(timed, 1, flops, calibration)
+
+
+def test_throughput_single(timed, throughput_setup):
+    """One epoch of train() for each of the notebook's 4 initializers, one model at a time."""
+    dataset, config, flops, calibration = throughput_setup
+
+    def run():
+        for init in SEED_INITS:
+            train(init, 0, dataset, config)
+
+    timed.group = "throughput"
+    timed.pedantic(run, rounds=1, iterations=1)
+    _record(timed, len(SEED_INITS), flops, calibration)
+
+
+@pytest.mark.parametrize("models", [4, 16], ids=lambda g: f"G={g}")
+def test_throughput_grid(models, timed, throughput_setup):
+    """One epoch of train_grid() over G models at once (he_normal, seeds 0..G-1)."""
+    dataset, config, flops, calibration = throughput_setup
+    timed.group = "throughput"
+    timed.pedantic(train_grid, args=(("he_normal",), range(models), dataset, config),
+                   rounds=1, iterations=1)
+    _record(timed, models, flops, calibration)

@@ -1,0 +1,75 @@
+"""pytest options shared by the benchmark suite (bench/) and the unit tests (tests/).
+
+    pytest bench                                   smoke profile on the embedded mnist-5k
+    pytest bench --profile seed --data-dir ../shared/data
+    pytest bench --profile nightly --report-dir reports --run-id nightly-2026-11-29
+
+The benchmark JSON of pytest-benchmark goes into the run's report folder unless --benchmark-json
+is given: it is written to a temporary file and renamed into place when pytest ends.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("initcore")
+    group.addoption("--profile", default="smoke",
+                    help="experiment profile: smoke (default), seed, nightly, deep")
+    group.addoption("--data-dir", default=None,
+                    help="folder holding MNIST/raw (default: $INITCORE_DATA_DIR or ./data)")
+    group.addoption("--download", action="store_true", help="let torchvision download MNIST")
+    group.addoption("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    group.addoption("--report-dir", default="reports", help="report folder (default: reports)")
+    group.addoption("--run-id", default=None, help="run folder name (default: time-based)")
+    group.addoption("--seeds", type=int, default=None,
+                    help="override the profile's seed count (seeds 0..N-1)")
+    group.addoption("--baseline-dir", default="reports/baseline",
+                    help="committed baselines, one folder per profile (default reports/baseline)")
+    group.addoption("--update-baseline", action="store_true",
+                    help="write this run's summary as the profile's new baseline")
+
+
+def run_dir(config: pytest.Config) -> Path:
+    """<report-dir>/<run-id>; the controller picks the id, xdist workers inherit it (env)."""
+    from initcore.reports import shared_run_id
+
+    return Path(config.getoption("report_dir")) / shared_run_id(config.getoption("run_id"))
+
+
+def _is_bench_session(config: pytest.Config) -> bool:
+    return any("bench" in Path(arg).parts for arg in config.args) or \
+        config.getoption("profile") != "smoke"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads --benchmark-json
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") or not _is_bench_session(config):
+        return
+    from initcore.reports import ReportError, check_writable
+
+    folder = run_dir(config)
+    try:
+        check_writable(folder)
+    except ReportError as e:
+        raise pytest.UsageError(str(e)) from e
+    if hasattr(config.option, "benchmark_json") and config.option.benchmark_json is None:
+        config.option.benchmark_json = open(folder / ".benchmark.json.tmp", "wb")
+        config._initcore_benchmark_json = folder / "benchmark.json"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    target = getattr(config, "_initcore_benchmark_json", None)
+    if target is None:
+        return
+    handle = config.option.benchmark_json
+    handle.close()
+    tmp = Path(handle.name)
+    if tmp.exists() and tmp.stat().st_size > 0:
+        os.replace(tmp, target)  # atomic: the JSON is there whole or not at all
+    else:
+        tmp.unlink(missing_ok=True)  # no benchmark ran (e.g. under xdist): no empty file

@@ -1,0 +1,218 @@
+"""Throughput measurement: matmul calibration and model-epochs per second of the trainers.
+
+The calibration is the fp32 GEMM rate of this machine measured in the same process and run as the
+training it is compared with, so ratios (fraction of the matmul rate, speed-up over the notebook
+loop, throughput relative to a baseline) do not depend on how fast or busy the machine is.
+FLOPs of training are counted as 6 x weights per sample (2 forward, 4 backward: the standard
+estimate for dense layers, Kaplan et al. 2020).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import torch
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_gflops(size: int = 1024, repeats: int = 5, device: str = "cpu") -> float:
+    """Best-of-``repeats`` fp32 GEMM rate in GFLOP/s on a (size x size) @ (size x size) product."""
+    dev = torch.device(device)
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=generator).to(dev)
+    b = torch.randn(size, size, generator=generator).to(dev)
+    a @ b  # warm-up: thread pool start, kernel selection
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(dev)
+        start = time.perf_counter()
+        a @ b
+        _sync(dev)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def training_flops_per_sample(sizes: Sequence[int]) -> int:
+    """6 x (number of weights) FLOPs per training sample of an MLP with layer ``sizes``."""
+    return 6 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+# ---------------------------------------------------------------------------------------------
+# The three ways to train one epoch, timed on the same work
+# ---------------------------------------------------------------------------------------------
+
+def notebook_epoch(dataset, config, seed: int = 0) -> float:
+    """Seconds for one epoch of the seed notebook's loop: a DataLoader over per-sample
+    ToTensor/Normalize transforms of PIL images (what torchvision's MNIST does), batch 64, shuffle.
+
+    ``dataset`` is an initcore Dataset; its pixels are turned back into the uint8 images the
+    notebook's torchvision dataset would hold, so the loop pays the same per-sample cost.
+    """
+    import torchvision.transforms as T
+    from PIL import Image
+    from torch.utils.data import DataLoader
+    from torch.utils.data import Dataset as TorchDataset
+
+    from .train import build_model
+
+    images = ((dataset.x_train * 0.5 + 0.5) * 255).round().to(torch.uint8).view(-1, 28, 28)
+    transform = T.Compose([T.ToTensor(), T.Normalize((0.5,), (0.5,))])
+
+    class PerSample(TorchDataset):  # torchvision.datasets.MNIST.__getitem__, minus the file
+        def __len__(self) -> int:
+            return len(images)
+
+        def __getitem__(self, i: int):
+            return transform(Image.fromarray(images[i].numpy(), mode="L")), int(dataset.y_train[i])
+
+    loader = DataLoader(PerSample(), batch_size=config.batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))
+    device = torch.device(config.device)
+    model = build_model("he_normal", seed, dataset, config).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    _sync(device)
+    start = time.perf_counter()
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss_fn(model(x.to(device)), y.to(device)).backward()
+        optimizer.step()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def single_epochs(dataset, config, inits: Sequence[str], seed: int = 0) -> float:
+    """Seconds to train each of ``inits`` for one epoch with train(), one model at a time."""
+    from dataclasses import replace
+
+    from .train import train
+
+    one_epoch = replace(config, epochs=1)
+    return sum(train(init, seed, dataset, one_epoch).epochs[0].seconds for init in inits)
+
+
+def grid_epoch(dataset, config, inits: Sequence[str], seeds: Sequence[int]) -> float:
+    """Wall seconds of one epoch of train_grid over inits x seeds (training steps only)."""
+    from dataclasses import replace
+
+    from .grid import train_grid
+
+    results = train_grid(inits, seeds, dataset, replace(config, epochs=1))
+    return results[0].epochs[0].seconds * len(results)  # stored per model: undo the division
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+
+# The seed notebook's four cases, as it really ran them (see initcore.initializers).
+SEED_INITS = ("seed_zero", "seed_random", "xavier_normal", "he_normal")
+
+
+def _rates(frame, dataset, config, calibration: float):
+    """Add model-epochs/s, achieved GFLOP/s and the fraction of the matmul rate to ``frame``."""
+    from .models import mlp_sizes
+
+    sizes = mlp_sizes(dataset.n_features, config.hidden, dataset.n_classes)
+    flops_per_epoch = training_flops_per_sample(sizes) * dataset.x_train.shape[0]
+    frame["model_epochs_per_s"] = frame["models"] / frame["seconds"]
+    frame["gflops"] = frame["model_epochs_per_s"] * flops_per_epoch / 1e9
+    frame["fraction_of_matmul"] = frame["gflops"] / calibration
+    frame["matmul_gflops"] = calibration
+    return frame
+
+
+def throughput_table(dataset, config, inits: Sequence[str] = SEED_INITS):
+    """One epoch of the same work three ways: notebook loop, train() per model, train_grid()."""
+    import pandas as pd
+
+    calibration = matmul_gflops(device=config.device)
+    notebook = notebook_epoch(dataset, config)
+    single = single_epochs(dataset, config, inits)
+    grid = grid_epoch(dataset, config, inits, (0,))
+    frame = pd.DataFrame({
+        "method": ["notebook DataLoader loop", "train(), one model at a time",
+                   "train_grid(), all models at once"],
+        "models": [1, len(inits), len(inits)],
+        "batch_size": config.batch_size,
+        "seconds": [notebook, single, grid],
+    })
+    frame = _rates(frame, dataset, config, calibration)
+    frame["speedup_vs_notebook"] = frame["model_epochs_per_s"] / frame["model_epochs_per_s"][0]
+    return frame
+
+
+def scaling_table(dataset, config, grid_sizes: Sequence[int] = (1, 4, 16, 64),
+                  batch_sizes: Sequence[int] = (64, 256, 1024), batch_sweep_models: int = 16):
+    """train_grid throughput vs the number of models G (batch 64) and vs batch size (G = 16).
+
+    Models are he_normal with seeds 0..G-1, so each has its own data order, as in real grids.
+    """
+    from dataclasses import replace
+
+    import pandas as pd
+
+    calibration = matmul_gflops(device=config.device)
+    rows = []
+    for models in grid_sizes:
+        rows.append({"sweep": "models", "models": models, "batch_size": config.batch_size,
+                     "seconds": grid_epoch(dataset, config, ("he_normal",), range(models))})
+    for batch in batch_sizes:
+        rows.append({"sweep": "batch_size", "models": batch_sweep_models, "batch_size": batch,
+                     "seconds": grid_epoch(dataset, replace(config, batch_size=batch),
+                                           ("he_normal",), range(batch_sweep_models))})
+    return _rates(pd.DataFrame(rows), dataset, config, calibration)
+
+
+def add_speed_parser(commands, add_data_options) -> None:
+    speed = commands.add_parser(
+        "speed", help="throughput: notebook loop vs train() vs train_grid(), and grid scaling")
+    add_data_options(speed)
+    speed.add_argument("--rows", type=int, default=None,
+                       help="train on the first N training rows only (default: all)")
+    speed.add_argument("--report-dir", default="reports")
+    speed.add_argument("--run-id", default=None)
+    speed.add_argument("--no-scaling", action="store_true", help="skip the G / batch sweeps")
+
+
+def cmd_speed(args) -> int:
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from . import data as data_module
+    from . import reports
+    from .train import TrainConfig
+
+    config = TrainConfig(device=args.device)
+    if args.rows is not None and args.rows < 1:
+        raise ValueError(f"--rows must be >= 1, got {args.rows}")
+    reports.check_writable(args.report_dir)
+    dataset = data_module.load(args.dataset, args.data_dir, args.download)
+    if args.rows:
+        dataset = replace(dataset, x_train=dataset.x_train[:args.rows],
+                          y_train=dataset.y_train[:args.rows])
+    print(f"{args.dataset}: {dataset.x_train.shape[0]} training rows, "
+          f"{config.model_name()}, device {args.device}", flush=True)
+    tables = [throughput_table(dataset, config).assign(sweep="methods")]
+    print(_format(tables[0], ["method", "models", "seconds", "model_epochs_per_s",
+                              "speedup_vs_notebook", "gflops", "fraction_of_matmul"]), flush=True)
+    if not args.no_scaling:
+        tables.append(scaling_table(dataset, config))
+        print(_format(tables[1], ["sweep", "models", "batch_size", "seconds",
+                                  "model_epochs_per_s", "gflops", "fraction_of_matmul"]))
+    print(f"matmul calibration: {tables[0]['matmul_gflops'][0]:.1f} GFLOP/s (fp32 1024^3 GEMM)")
+    run_id = args.run_id or reports.new_run_id()
+    path = reports.write_csv_atomic(pd.concat(tables, ignore_index=True),
+                                    f"{args.report_dir}/{run_id}/speed.csv")
+    print(f"report: {path}")
+    return 0
+
+
+def _format(frame, columns) -> str:
+    return frame[columns].to_string(index=False, float_format=lambda v: f"{v:.3g}")

@@ -1,0 +1,106 @@
+"""Shared fixtures of the unit tests: the embedded MNIST-5k, a small subset of it, full MNIST.
+
+The unit tests check properties, not speed, so they keep every run small (1,000 training rows,
+1-2 epochs, narrow hidden layers where the property does not depend on width) and run torch on
+one thread. On a shared 2-core machine two intra-op threads fight the other jobs for the cores and
+tiny matmuls get several times slower (measured while another training run held both cores: 13
+single-model epochs on 1,000 rows took 0.7 s on one thread and 3.7 s on two).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from initcore import data
+
+SMALL_TRAIN_ROWS = 1_000  # training rows of the `small_data` subset
+MNIST_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """One intra-op thread for each test module, module-scoped fixtures included; restored
+    afterwards, so benchmarks run in the same session keep their own setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decompressed IDX files never go to ~/.cache: every test sees a session-private cache
+    (data tests that check the cache point INITCORE_CACHE_DIR at their own tmp_path)."""
+    monkeypatch.setenv("INITCORE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "idx-cache"))
+
+
+@pytest.fixture(scope="session")
+def mnist5k() -> data.Dataset:
+    """The embedded MNIST-5k, 4,000 train / 1,000 test rows (loaded once per session)."""
+    return data.load("mnist-5k")
+
+
+@pytest.fixture(scope="session")
+def small_data(mnist5k: data.Dataset) -> data.Dataset:
+    """1,000 training rows drawn at random (seed 0) from MNIST-5k, with its whole test split.
+
+    Drawn, not sliced: the MNIST-5k training split is ordered by class, so its first 1,000 rows
+    hold only the digits 0, 1 and 2.
+    """
+    rows = torch.randperm(mnist5k.x_train.shape[0],
+                          generator=torch.Generator().manual_seed(0))[:SMALL_TRAIN_ROWS]
+    return data.Dataset("mnist-5k-1k", mnist5k.x_train[rows], mnist5k.y_train[rows],
+                        mnist5k.x_test, mnist5k.y_test)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The read-only folder holding full MNIST (env INITCORE_DATA_DIR); skip the test if absent."""
+    folder = os.environ.get("INITCORE_DATA_DIR")
+    if not folder:
+        pytest.skip("full MNIST: INITCORE_DATA_DIR is not set (CI sets it to ../shared/data)")
+    raw = Path(folder) / "MNIST" / "raw"
+    missing = [s for s in MNIST_STEMS
+               if not (raw / s).exists() and not (raw / f"{s}.gz").exists()]
+    if missing:
+        pytest.skip(f"full MNIST: {raw} lacks {', '.join(missing)} (INITCORE_DATA_DIR={folder})")
+    return Path(folder)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """An unsigned-byte IDX file: magic 2051 (images, 3 dims) or 2049 (labels, 1 dim)."""
+    array = np.asarray(array, dtype=np.uint8)
+    magic = {3: 2051, 1: 2049}[array.ndim]
+    return struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.tobytes()
+
+
+def write_tiny_mnist(root: Path, seed: int = 0, n_train: int = 20, n_test: int = 10) -> Path:
+    """A tiny valid MNIST folder, gzip-only like the shared data; returns root/MNIST/raw.
+
+    Random grey levels as images, labels 0..9 repeating: enough for every check the loader makes.
+    """
+    rng = np.random.default_rng(seed)
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28))
+        (raw / f"{split}-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images)))
+        (raw / f"{split}-labels-idx1-ubyte.gz").write_bytes(
+            gzip.compress(idx_bytes(np.arange(n) % 10)))
+    return raw
+
+
+@pytest.fixture
+def make_mnist() -> Callable[..., Path]:
+    """``make_mnist(root, seed=0)`` writes a tiny valid MNIST under root; see write_tiny_mnist."""
+    return write_tiny_mnist

@@ -1,0 +1,115 @@
+"""The grid trainer against the single-model trainer: same (init, seed), same numbers.
+
+Tolerances, measured on this run (seed-recipe MLP 784-256-128-10, 1 epoch on the 1,000-row
+`small_data`, seeds 0 and 1, every initializer), comparing train_grid with train:
+
+* losses: max relative difference 1.3e-5 (random_large's train loss, 4532.04 vs 4532.10: its
+  losses are in the thousands, so float rounding in batched vs plain matmuls shows); every other
+  scheme <= 2.3e-7. Tolerance 1e-4 relative (abs floor 1e-6).
+* test accuracy: no test digit flipped; the grid's accuracy is a float32 (0.5440000295639038 vs
+  0.544), so 3e-8 apart. Tolerance: one digit of the 1,000 (1e-3) plus 1e-6.
+* trained weights, max |difference| / max |weight| per tensor: random_large 7.2e-4, every other
+  scheme <= 8.3e-6. Tolerance 1e-2 for random_large, 1e-4 for the rest.
+
+Longer runs drift further (on all of MNIST-5k for 2 epochs a few schemes differ by 2e-3 in train
+loss and 0.4 points of accuracy: SGD amplifies the rounding), which is why the run is short.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from initcore import initializers
+from initcore.data import Dataset
+from initcore.grid import _stack_parameters, grid_forward
+from initcore.models import ACTIVATIONS, MLP
+from initcore.train import RunResult, TrainConfig, train, train_grid
+
+NAMES = initializers.list_initializers()
+SEEDS = [0, 1]
+CONFIG = TrainConfig(epochs=1)  # the seed recipe, one epoch
+LOSS_RTOL, LOSS_ATOL = 1e-4, 1e-6
+ACC_TOL = 1e-3 + 1e-6
+WEIGHT_RTOL = {"random_large": 1e-2}  # default 1e-4; see the module docstring
+
+
+@pytest.fixture(scope="module")
+def grid_results(small_data: Dataset) -> dict[tuple[str, int], RunResult]:
+    results = train_grid(NAMES, SEEDS, small_data, CONFIG)
+    return {(r.init, r.seed): r for r in results}
+
+
+@pytest.mark.parametrize("name", NAMES, ids=lambda n: f"init={n}")
+def test_grid_matches_single_trainer(grid_results, small_data: Dataset, name: str) -> None:
+    for seed in SEEDS:
+        grid, single = grid_results[(name, seed)], train(name, seed, small_data, CONFIG)
+        assert len(grid.epochs) == len(single.epochs), f"{name} seed {seed}: epoch count differs"
+        for g, s in zip(grid.epochs, single.epochs):
+            where = f"{name} seed {seed} epoch {s.epoch}"
+            assert (g.epoch, g.diverged) == (s.epoch, s.diverged), f"{where}: {g} vs {s}"
+            for key in ("train_loss", "test_loss"):
+                a, b = getattr(g, key), getattr(s, key)
+                assert math.isclose(a, b, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL), (
+                    f"{where}: {key} grid {a!r} vs single {b!r} (rel tol {LOSS_RTOL})")
+            assert abs(g.test_acc - s.test_acc) <= ACC_TOL, (
+                f"{where}: test_acc grid {g.test_acc!r} vs single {s.test_acc!r}")
+        rtol = WEIGHT_RTOL.get(name, 1e-4)
+        for (pname, p), q in zip(grid.model.named_parameters(), single.model.parameters()):
+            scale = q.abs().max().clamp_min(1e-12)
+            err = ((p - q).abs().max() / scale).item()
+            assert err <= rtol, f"{name} seed {seed}: trained {pname} differs by {err:.3g} rel"
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: f"activation={a}")
+def test_grid_forward_equals_mlp_forward(small_data: Dataset, activation: str) -> None:
+    models = [initializers.initialize(MLP([784, 64, 32, 10], activation), "he_normal", seed)
+              for seed in (0, 1, 2)]
+    params = _stack_parameters(models, torch.device("cpu"))
+    x = small_data.x_test[:200]
+    with torch.no_grad():
+        stacked = grid_forward(params, x, activation)  # (G, B, C)
+        for g, model in enumerate(models):
+            ref = model(x)
+            err = (stacked[g] - ref).abs().max().item()
+            # float32 rounding, baddbmm vs addmm: measured <= 2.4e-6 with logits up to 8.5.
+            assert err < 1e-4 * max(1.0, ref.abs().max().item()), (
+                f"{activation}: grid logits of model {g} differ from the MLP's by {err:.3g}")
+
+
+def test_grid_order_init_major_and_seeds_unique(small_data: Dataset) -> None:
+    config = TrainConfig(epochs=1, hidden=(16,))
+    results = train_grid(["zeros", "he_normal"], [1, 0, 1], small_data, config)
+    cells = [(r.init, r.seed) for r in results]
+    assert cells == [("zeros", 1), ("zeros", 0), ("he_normal", 1), ("he_normal", 0)], (
+        f"expected init-major order with duplicate seeds dropped, got {cells}")
+
+
+def test_grid_progress_counts_model_epochs(small_data: Dataset) -> None:
+    class Counter:
+        n = 0
+
+        def update(self, n: int = 1) -> None:
+            self.n += n
+
+    counter = Counter()
+    train_grid(["zeros", "he_normal"], [0, 1], small_data,
+               TrainConfig(epochs=2, hidden=(16,)), progress=counter)
+    assert counter.n == 2 * 2 * 2, f"progress saw {counter.n} model-epochs, expected 8"
+
+
+def test_grid_progress_counts_skipped_epochs_after_divergence(small_data: Dataset) -> None:
+    class Counter:
+        n = 0
+
+        def update(self, n: int = 1) -> None:
+            self.n += n
+
+    single, grid = Counter(), Counter()
+    config = TrainConfig(epochs=3, hidden=(64, 32), lr=1e10)  # he_normal diverges in epoch 1
+    train("he_normal", 0, small_data, config, progress=single)
+    train_grid(["he_normal"], [0], small_data, config, progress=grid)
+    assert single.n == 3, f"train() should count all 3 model-epochs, counted {single.n}"
+    assert grid.n == single.n, f"train_grid counted {grid.n} model-epochs, train() {single.n}"

@@ -1,0 +1,103 @@
+"""`initcore compare BASELINE CURRENT`: a regression is an accuracy drop beyond seed noise.
+
+The rule (initcore.regression): flag when m_base - m_cur > max(3 se, 0.5 point) with
+se = sqrt(s_base^2/n_base + s_cur^2/n_cur), or when more seeds diverged than in the baseline.
+With acc_std 0.01 and 3 seeds a side, se = 0.0082: 3 se = 2.45 points.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from initcore import cli, regression, reports
+
+STD, N_SEEDS = 0.01, 3
+SE = math.sqrt(2 * STD**2 / N_SEEDS)  # 0.0082: standard error of the difference of two means
+
+
+def summary(accs: dict[str, float], stds: dict[str, float] | None = None,
+            diverged: dict[str, int] | None = None) -> pd.DataFrame:
+    """A summary table in the report schema, one row per initializer."""
+    rows = []
+    for init, acc in accs.items():
+        std = (stds or {}).get(init, STD)
+        rows.append({
+            "run_id": "r", "dataset": "mnist-5k", "model": "mlp-784-256-128-10-relu",
+            "init": init, "formula": "", "n_seeds": N_SEEDS,
+            "n_diverged": (diverged or {}).get(init, 0), "epochs": 10, "acc_mean": acc,
+            "acc_std": std, "acc_min": acc - std, "acc_max": acc + std, "final_test_loss": 0.3,
+            "seconds_per_epoch": 1.0, "commit": "abc", "torch_version": "2.x", "device": "cpu",
+            "host": "h", "timestamp": "2026-01-01T00:00:00+00:00",
+        })
+    return pd.DataFrame(rows, columns=reports.SUMMARY_COLUMNS)
+
+
+BASE = {"he_normal": 0.97, "xavier_normal": 0.965, "zeros": 0.1135}
+
+
+def compare_cli(tmp_path: Path, capsys, base: pd.DataFrame, current: pd.DataFrame
+                ) -> tuple[int, str]:
+    """Write both summaries as run folders and run `initcore compare` on them."""
+    reports.write_csv_atomic(base, tmp_path / "base" / reports.SUMMARY_FILE)
+    reports.write_csv_atomic(current, tmp_path / "cur" / reports.SUMMARY_FILE)
+    code = cli.main(["compare", str(tmp_path / "base"), str(tmp_path / "cur")])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err, f"compare printed a traceback: {err}"
+    return code, out
+
+
+def test_compare_identical_summaries_exit_0(tmp_path: Path, capsys) -> None:
+    code, out = compare_cli(tmp_path, capsys, summary(BASE), summary(BASE))
+    assert code == 0, f"identical reports should pass, exit {code}:\n{out}"
+    assert "0 regression(s) in 3" in out, f"the verdict line should count 0 of 3:\n{out}"
+
+
+def test_compare_drop_beyond_noise_exit_1_names_init(tmp_path: Path, capsys) -> None:
+    current = summary({**BASE, "xavier_normal": BASE["xavier_normal"] - 10 * SE})  # 8 points
+    code, out = compare_cli(tmp_path, capsys, summary(BASE), current)
+    assert code == regression.EXIT_REGRESSION, f"a 10-se drop must fail, exit {code}:\n{out}"
+    flagged = [line for line in out.splitlines() if "REGRESSED:" in line]
+    assert len(flagged) == 1 and flagged[0].startswith("xavier_normal"), (
+        f"exactly xavier_normal should be named as regressed:\n{out}")
+
+
+def test_compare_drop_inside_noise_exit_0(tmp_path: Path, capsys) -> None:
+    # 1 se = 0.82 points: above the 0.5-point floor, so the se rule is what lets it pass.
+    current = summary({**BASE, "he_normal": BASE["he_normal"] - SE})
+    code, out = compare_cli(tmp_path, capsys, summary(BASE), current)
+    assert code == 0, f"a 1-se drop is noise, exit {code}:\n{out}"
+
+
+@pytest.mark.parametrize("drop, expected", [(0.001, 0), (0.02, 1)], ids=["0.1pt", "2pt"])
+def test_compare_deterministic_cell_uses_absolute_floor(tmp_path: Path, capsys, drop: float,
+                                                        expected: int) -> None:
+    # zeros has std 0 (every seed ends at the majority-class share): se = 0, so only the
+    # 0.5-point floor keeps a last-digit change from failing.
+    stds = {"zeros": 0.0}
+    current = summary({**BASE, "zeros": BASE["zeros"] - drop}, stds)
+    code, out = compare_cli(tmp_path, capsys, summary(BASE, stds), current)
+    assert code == expected, f"zeros dropping {drop}: exit {code}, expected {expected}:\n{out}"
+
+
+def test_compare_more_diverged_seeds_exit_1(tmp_path: Path, capsys) -> None:
+    current = summary(BASE, diverged={"he_normal": 1})
+    code, out = compare_cli(tmp_path, capsys, summary(BASE), current)
+    assert code == regression.EXIT_REGRESSION and "he_normal" in out and "diverged" in out, (
+        f"a newly diverging seed is a regression, exit {code}:\n{out}")
+
+
+def test_compare_missing_report_exit_2(tmp_path: Path, capsys) -> None:
+    code = cli.main(["compare", str(tmp_path / "nope"), str(tmp_path / "nope2")])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE and err.startswith("initcore: error: "), f"{code}: {err!r}"
+    assert len(err.splitlines()) == 1 and "nope" in err, f"one line naming the path: {err!r}"
+
+
+def test_compare_nothing_in_common_exit_2(tmp_path: Path, capsys) -> None:
+    code, _ = compare_cli(tmp_path, capsys, summary({"he_normal": 0.97}),
+                          summary({"lsuv": 0.97}))
+    assert code == cli.EXIT_USAGE, f"no shared initializer to compare should be an error: {code}"

@@ -49,7 +49,7 @@ def test_zeros_learns_only_output_bias(profile, trained, dataset_loader):
             predictions = result.model(dataset.x_test).argmax(1)
         classes = predictions.unique()
         assert len(classes) == 1, f"zeros seed {result.seed}: predicts {classes.tolist()}"
-        share = (dataset.y_test == classes[0]).float().mean().item()
+        share = (dataset.y_test == classes[0]).double().mean().item()
         assert result.final_acc == pytest.approx(share, abs=1e-9), (
             f"zeros seed {result.seed}: accuracy {result.final_acc} != share {share} "
             f"of its constant class {classes.item()}")

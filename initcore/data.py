@@ -19,7 +19,6 @@ import gzip
 import importlib.resources
 import os
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
+
+from .reports import write_atomic
 
 DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
 
@@ -162,21 +163,6 @@ def _read_checked(raw_dir: Path, stem: str) -> tuple[Path, bytes] | None:
     return None
 
 
-def _write_atomic(path: Path, raw: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-    with os.fdopen(fd, "wb") as f:
-        f.write(raw)
-    os.replace(tmp, path)  # atomic: concurrent readers see the old file or the whole new one
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def resolve_root(name: str, data_dir: Path, download: bool = False) -> Path:
     """A torchvision ``root`` whose ``<Folder>/raw`` holds the four checked, uncompressed files.
 
@@ -205,7 +191,7 @@ def resolve_root(name: str, data_dir: Path, download: bool = False) -> Path:
         target = root / folder / "raw" / stem
         # Compare contents, not just sizes: another data folder may hold same-shaped files.
         if not (target.exists() and target.read_bytes() == raw):
-            _write_atomic(target, raw)
+            write_atomic(target, raw)
     return root
 
 

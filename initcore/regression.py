@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .reports import SUMMARY_FILE, ReportError
+from .reports import SUMMARY_FILE, ReportError, load
 
 K_SIGMA = 3.0  # standard errors a mean may drop before it is a regression
 MIN_ACC_DROP = 0.005  # absolute accuracy (0.5 point) below which a drop is never flagged
@@ -45,12 +45,7 @@ class Verdict:
 
 def load_summary(path: str | Path) -> pd.DataFrame:
     """A summary table from a run folder, a summary CSV or a baseline folder."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / SUMMARY_FILE
-    if not path.is_file():
-        raise ReportError(f"no summary report at {path}")
-    return pd.read_csv(path)
+    return load(path, SUMMARY_FILE)
 
 
 def calibrated_throughput(row: pd.Series) -> float:

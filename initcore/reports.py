@@ -11,6 +11,7 @@ writers (pytest-xdist workers) never lose or interleave rows.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import io
 import os
 import socket
@@ -123,17 +124,21 @@ def check_writable(folder: str | Path) -> Path:
 def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` as CSV to ``path`` via a temporary file and an atomic rename."""
     path = Path(path)
-    _replace_text(path, frame.to_csv(index=False))
+    write_atomic(path, frame.to_csv(index=False))
     return path
 
 
-def _replace_text(path: Path, text: str) -> None:
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` via a temporary file in the same folder and os.replace, so a
+    reader (or a killed writer) only ever sees the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; reports should be readable
+    mask = os.umask(0)
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600 files; give the usual permissions
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb" if isinstance(content, bytes) else "w") as f:
+            f.write(content)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -142,23 +147,23 @@ def _replace_text(path: Path, text: str) -> None:
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _lock_path(path: Path) -> Path:
+    """A lock file for ``path`` outside the report folder (which then holds only reports)."""
+    key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"initcore-{key}.lock"
 
 
 def append_history(rows: pd.DataFrame, path: str | Path) -> Path:
     """Append ``rows`` to the history CSV under an exclusive lock, rewriting it atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
+    with open(_lock_path(path), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         old = pd.read_csv(path) if path.exists() else None
         both = rows if old is None or old.empty else pd.concat([old, rows], ignore_index=True)
         buffer = io.StringIO()
         both.to_csv(buffer, index=False)
-        _replace_text(path, buffer.getvalue())
+        write_atomic(path, buffer.getvalue())
     return path
 
 
@@ -172,11 +177,12 @@ def write_run(folder: str | Path, run_id: str, epochs: pd.DataFrame,
     return run_dir
 
 
-def load(path: str | Path) -> pd.DataFrame:
-    """Read a report into pandas: a run folder (its epochs.csv) or any report CSV file."""
+def load(path: str | Path, table: str = EPOCHS_FILE) -> pd.DataFrame:
+    """Read a report into pandas: a run folder (its ``table``, epochs.csv by default) or any
+    report CSV file (summary.csv, history.csv, probes.csv ...)."""
     path = Path(path)
     if path.is_dir():
-        path = path / EPOCHS_FILE
+        path = path / table
     if not path.is_file():
         raise ReportError(f"no report at {path}")
     return pd.read_csv(path)

@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_compare_parser(commands)
     add_speed_parser(commands, add_data_options)
+    from .experiments_cli import add_plot_parser, add_probe_parser  # signal propagation, figures
+    add_probe_parser(commands)
+    add_plot_parser(commands)
     return parser
 
 
@@ -182,10 +185,12 @@ COMMANDS = {"list": cmd_list, "run": cmd_run}
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
+    from .experiments_cli import cmd_plot, cmd_probe
     from .regression import cmd_compare
     from .speed import cmd_speed
 
-    handlers = {**COMMANDS, "compare": cmd_compare, "speed": cmd_speed}
+    handlers = {**COMMANDS, "compare": cmd_compare, "speed": cmd_speed, "probe": cmd_probe,
+                "plot": cmd_plot}
     try:
         args = build_parser().parse_args(argv)
         return handlers[args.command](args)

@@ -103,7 +103,7 @@ def summarize(epochs: pd.DataFrame, formulas: dict[str, str] | None = None) -> p
     summary = summary.merge(seconds.reset_index(), on=keys)
     env = final.groupby(keys, sort=False)[["commit", "torch_version", "device", "host"]].first()
     summary = summary.merge(env.reset_index(), on=keys)
-    summary["formula"] = summary["init"].map(formulas or {}).fillna("")
+    summary["formula"] = [(formulas or {}).get(init, "") for init in summary["init"]]
     summary["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     summary["n_diverged"] = summary["n_diverged"].astype(int)
     return summary[SUMMARY_COLUMNS]

@@ -30,6 +30,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="override the profile's seed count (seeds 0..N-1)")
     group.addoption("--baseline-dir", default="reports/baseline",
                     help="committed baselines, one folder per profile (default reports/baseline)")
+    group.addoption("--timing-regressions", action="store_true",
+                    help="fail (not just warn) when calibrated throughput regresses vs baseline")
     group.addoption("--update-baseline", action="store_true",
                     help="write this run's summary as the profile's new baseline")
 

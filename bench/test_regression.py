@@ -1,12 +1,15 @@
 """Regression against the committed baseline (reports/baseline/<profile>/summary.csv).
 
-The rule is initcore.regression's: a mean-accuracy drop beyond max(3 standard errors, 0.5 pt),
-more diverged seeds, or a fall of calibrated throughput beyond the set fraction.
+The rule is initcore.regression's: a mean-accuracy drop beyond max(3 standard errors, 0.5 pt) or
+more diverged seeds fails the test; a fall of calibrated throughput beyond the set fraction fails
+it only with ``--timing-regressions`` (the nightly job) and is a warning otherwise, since a busy
+machine slows small-matmul training far more than the large GEMM it is calibrated against.
 ``--update-baseline`` writes this run's summary as the profile's new baseline instead.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -32,10 +35,17 @@ def test_no_regression_vs_baseline(baseline_cell, profile, trained, pytestconfig
         pytest.skip(f"no baseline for profile {profile.name!r} at {path}; "
                     f"create it with: pytest bench --profile {profile.name} --update-baseline")
     baseline = regression.load_summary(path)
-    mine = [v for v in regression.compare(baseline, current[current["init"] == init])]
+    mine = regression.compare(baseline, current[current["init"] == init])
     if not mine:
         pytest.skip(f"{init} ({experiment_name}) is not in the baseline {path}")
-    assert not mine[0].regressed, mine[0].message
+    verdict = mine[0]
+    assert not verdict.accuracy_regressed, verdict.message
+    if verdict.throughput_regressed:
+        # Timing on a shared machine is noise-prone: it fails the test only when asked for
+        # (--timing-regressions, as the nightly job does); otherwise it is reported as a warning.
+        if pytestconfig.getoption("timing_regressions"):
+            pytest.fail(verdict.message)
+        warnings.warn(verdict.message, stacklevel=1)
 
 
 def _update_baseline(path: Path, current: pd.DataFrame) -> None:

@@ -39,8 +39,13 @@ EXIT_REGRESSION = 1
 class Verdict:
     init: str
     dataset: str
-    regressed: bool
+    accuracy_regressed: bool  # mean accuracy dropped beyond noise, or more seeds diverged
+    throughput_regressed: bool  # calibrated throughput fell below (1 - MAX_THROUGHPUT_DROP)
     message: str
+
+    @property
+    def regressed(self) -> bool:
+        return self.accuracy_regressed or self.throughput_regressed
 
 
 def load_summary(path: str | Path) -> pd.DataFrame:
@@ -89,15 +94,19 @@ def _judge(base: pd.Series, cur: pd.Series, dataset: str, init: str) -> Verdict:
         problems.append(f"accuracy {100 * cur['acc_mean']:.2f}% vs baseline "
                         f"{100 * base['acc_mean']:.2f}%: drop {100 * drop:.2f} pt > "
                         f"limit {100 * limit:.2f} pt (max({K_SIGMA:g} se, {100 * MIN_ACC_DROP:g}))")
+    accuracy_regressed = bool(problems)
     t_base, t_cur = calibrated_throughput(base), calibrated_throughput(cur)
-    if pd.notna(t_base) and pd.notna(t_cur) and t_cur < (1 - MAX_THROUGHPUT_DROP) * t_base:
+    throughput_regressed = bool(pd.notna(t_base) and pd.notna(t_cur)
+                                and t_cur < (1 - MAX_THROUGHPUT_DROP) * t_base)
+    if throughput_regressed:
         problems.append(f"calibrated throughput {t_cur / t_base:.2f}x baseline "
                         f"(limit {1 - MAX_THROUGHPUT_DROP:.2f}x)")
     if problems:
-        return Verdict(init, dataset, True, f"{init} ({dataset}) REGRESSED: " + "; ".join(problems))
+        return Verdict(init, dataset, accuracy_regressed, throughput_regressed,
+                       f"{init} ({dataset}) REGRESSED: " + "; ".join(problems))
     acc = (f"{100 * cur['acc_mean']:.2f}% vs {100 * base['acc_mean']:.2f}%"
            if pd.notna(cur["acc_mean"]) else "n/a")
-    return Verdict(init, dataset, False, f"{init} ({dataset}) ok: {acc}")
+    return Verdict(init, dataset, False, False, f"{init} ({dataset}) ok: {acc}")
 
 
 def _var(row: pd.Series) -> float:

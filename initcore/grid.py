@@ -2,15 +2,21 @@
 
 The seed recipe's MLP is far too small to keep a CPU busy one model at a time: Python overhead
 and small matmuls dominate. Here the G models' weights are stacked into ``(G, fan_in, fan_out)``
-tensors and every layer is one batched matmul (``torch.baddbmm``) over all models, with one
-backward pass and one (hand-written) SGD-momentum step for all.
+tensors and every layer is one batched matmul (``torch.baddbmm``) over all models.
+
+The backward pass and the SGD-momentum step are written out by hand rather than left to autograd
+and ``torch.optim``, for two reasons. Speed: the step is bound by memory traffic over the stacked
+weights as much as by the matmuls (G = 16 models hold 15 MB of weights and as much momentum, half
+the L3 cache), and by hand the weight gradient is accumulated straight into the momentum buffer
+by the GEMM itself (``buf = momentum * buf + a^T d``, one ``baddbmm_``), so no gradient tensor is
+written and read back; measured 1.6x faster than the autograd step at G = 16, batch 64 (see the
+README's speed section). Isolation: a model whose loss turns NaN/inf stops updating at that step
+(no step is taken on a NaN/inf loss, as in ``train``); its back-propagated signals are zeroed
+slice by slice, so NaN in one model never reaches another.
 
 Each model is built by exactly the code :func:`initcore.train.build_model` uses and sees the same
 data order as :func:`initcore.train.train` gives the same seed, so the two trainers agree to float
-tolerance (tests/test_grid.py). The SGD step is written here, not taken from ``torch.optim``,
-because it must freeze diverged models slice by slice: a model whose loss turns NaN/inf stops
-updating at that step (no step is taken on a NaN/inf loss, as in ``train``), and since
-every operation acts on one slice of the stacked tensors, NaN in one model never reaches another.
+tolerance (tests/test_grid.py; the hand-written backward equals autograd's to 1e-15 in float64).
 """
 
 from __future__ import annotations
@@ -29,13 +35,13 @@ from .models import ACTIVATION_FNS
 
 
 def _stack_parameters(models: list, device: torch.device) -> list[Tensor]:
-    """[W1, b1, W2, ...]: W as (G, fan_in, fan_out), b as (G, 1, fan_out); leaves needing grad."""
+    """[W1, b1, W2, ...]: W as (G, fan_in, fan_out), b as (G, 1, fan_out)."""
     params = []
     for layers in zip(*(linear_layers(m) for m in models)):
         weight = torch.stack([layer.weight.detach().T for layer in layers])  # (G, in, out)
         bias = torch.stack([layer.bias.detach().unsqueeze(0) for layer in layers])  # (G, 1, out)
         params += [weight.to(device).contiguous(), bias.to(device).contiguous()]
-    return [p.requires_grad_() for p in params]
+    return params
 
 
 def _unstack_into(models: list, params: list[Tensor]) -> None:
@@ -75,15 +81,72 @@ def grid_evaluate(params: list[Tensor], x: Tensor, y: Tensor, activation: str
     return loss_sum / x.shape[0], correct.double() / x.shape[0]  # float64, as train() reports
 
 
-def _sgd_momentum_step(params: list[Tensor], buffers: list[Tensor], alive: Tensor,
-                       lr: float, momentum: float) -> None:
-    """torch.optim.SGD's update (buf = m*buf + grad; p -= lr*buf), applied to live models only."""
+# The derivative of each activation, from its input z and output a (Tensor -> Tensor, elementwise),
+# for the hand-written backward. Activations not listed (selu, gelu, leaky_relu) are
+# differentiated by torch.func.vjp instead.
+_ACTIVATION_DERIVATIVES = {
+    "relu": lambda z, a: (a > 0).to(a.dtype),  # 0 at z = 0, as autograd's threshold_backward
+    "tanh": lambda z, a: 1 - a * a,
+    "sigmoid": lambda z, a: a * (1 - a),
+}
+
+
+def _activate(z: Tensor, activation: str):
+    """(act(z), backward), where backward(d) = d * act'(z): the gradient at z."""
+    if activation == "linear":
+        return z, lambda d: d
+    derivative = _ACTIVATION_DERIVATIVES.get(activation)
+    if derivative is None:
+        a, vjp = torch.func.vjp(ACTIVATION_FNS[activation], z)
+        return a, lambda d: vjp(d)[0]
+    a = ACTIVATION_FNS[activation](z)
+    return a, lambda d: d * derivative(z, a)
+
+
+def _sgd_momentum_step(params: list[Tensor], buffers: list[Tensor], x: Tensor, y: Tensor,
+                       alive: Tensor, activation: str, lr: float, momentum: float) -> Tensor:
+    """One step of torch.optim.SGD with momentum on every live model; returns the (G,) losses.
+
+    Forward: h_l = act(z_l), z_l = b_l + h_(l-1) W_l. Loss: mean cross-entropy per model, so the
+    gradient at the logits is d_L = (softmax(z_L) - onehot(y)) / B. Backward, layer by layer:
+    dW_l = h_(l-1)^T d_l, db_l = sum_b d_l, d_(l-1) = (d_l W_l^T) * act'(z_(l-1)). The update
+    is SGD's (buf = momentum * buf + grad; p -= lr * buf), with ``buf = momentum * buf + h^T d``
+    done by one baddbmm_. ``alive`` is updated in place: a model whose loss is not finite dies
+    before its step, its signals are zeroed (``torch.where``, so NaN/inf cannot leak through a
+    multiplication by 0) and its parameters stay as they were.
+    """
+    weights, biases = params[0::2], params[1::2]
+    inputs, backwards = [], []
+    h = x
+    for i, (weight, bias) in enumerate(zip(weights, biases)):
+        inputs.append(h)
+        h = torch.baddbmm(bias, h, weight)  # (G, B, out)
+        if i < len(weights) - 1:
+            h, backward = _activate(h, activation)
+            backwards.append(backward)
+    log_probs = h.log_softmax(2)  # (G, B, C)
+    losses = -log_probs.gather(2, y.unsqueeze(2)).mean((1, 2))  # (G,)
+    alive &= torch.isfinite(losses)
     keep = alive.view(-1, 1, 1)
-    scale = keep.to(params[0].dtype)
-    for p, buf in zip(params, buffers):
-        grad = torch.where(keep, p.grad, 0.0)  # a dead model's NaN gradient never enters buf
-        buf.mul_(momentum).add_(grad)
-        p.addcmul_(buf, scale, value=-lr)
+
+    d = log_probs.exp_()
+    d.scatter_add_(2, y.unsqueeze(2), torch.full_like(d[:, :, :1], -1.0))
+    d = torch.where(keep, d / y.shape[1], 0.0)  # gradient of the mean loss at the logits
+    scale = keep.to(weights[0].dtype)  # a dead model's scale is 0: its weights stay frozen
+    for i in reversed(range(len(weights))):
+        h_in = inputs[i] if i == 0 else torch.where(keep, inputs[i], 0.0)  # data is finite
+        if i > 0:  # back-propagate through the weights before they are updated
+            d_below = backwards[i - 1](torch.bmm(d, weights[i].transpose(1, 2)))
+        # Each layer is updated as soon as its gradient is in its buffer, while the buffer is
+        # still warm in cache; the first layer (the largest) is updated last, just before the
+        # next step's forward reads it again.
+        buffers[2 * i].baddbmm_(h_in.transpose(1, 2), d, beta=momentum)
+        buffers[2 * i + 1].mul_(momentum).add_(d.sum(1, keepdim=True))
+        weights[i].addcmul_(buffers[2 * i], scale, value=-lr)
+        biases[i].addcmul_(buffers[2 * i + 1], scale, value=-lr)
+        if i > 0:
+            d = torch.where(keep, d_below, 0.0)
+    return losses
 
 
 def train_grid(
@@ -127,21 +190,14 @@ def train_grid(
         orders = torch.stack([epoch_order(g, n, device) for g in order_generators])  # (S, N)
         was_alive = alive.clone()
         loss_sum = torch.zeros(n_models, device=device)
-        steps = 0
         for first in range(0, n, config.batch_size):
             rows = orders[:, first:first + config.batch_size][seed_slot]  # (G, B)
-            logits = grid_forward(params, data.x_train[rows], config.activation)  # (G, B, C)
-            losses = F.cross_entropy(logits.transpose(1, 2), data.y_train[rows],
-                                     reduction="none").mean(1)  # (G,)
-            for p in params:
-                p.grad = None
-            # Gradients of a sum are per-slice: model g's gradient depends on its own loss only.
-            losses.sum().backward()
-            with torch.no_grad():
-                alive &= torch.isfinite(losses)
-                _sgd_momentum_step(params, buffers, alive, config.lr, config.momentum)
-                loss_sum += torch.where(alive, losses, 0.0)
-            steps += 1
+            # index_select gathers rows ~5x faster than x_train[rows] (measured, G = 16).
+            x = data.x_train.index_select(0, rows.flatten()).view(*rows.shape, -1)
+            losses = _sgd_momentum_step(params, buffers, x, data.y_train[rows], alive,
+                                        config.activation, config.lr, config.momentum)
+            loss_sum += torch.where(alive, losses, 0.0)
+        steps = math.ceil(n / config.batch_size)
         with torch.no_grad():  # as train(): weights that overflowed mark a model diverged too
             alive &= torch.stack([p.isfinite().flatten(1).all(1) for p in params]).all(0)
         _sync(device)

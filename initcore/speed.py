@@ -20,7 +20,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_gflops(size: int = 1024, repeats: int = 5, device: str = "cpu") -> float:
+def matmul_gflops(size: int = 1024, repeats: int = 10, device: str = "cpu") -> float:
     """Best-of-``repeats`` fp32 GEMM rate in GFLOP/s on a (size x size) @ (size x size) product."""
     dev = torch.device(device)
     generator = torch.Generator().manual_seed(0)
@@ -158,14 +158,13 @@ def scaling_table(dataset, config, grid_sizes: Sequence[int] = (1, 4, 16, 64),
     import pandas as pd
 
     calibration = matmul_gflops(device=config.device)
+    runs = ([("models", g, config.batch_size) for g in grid_sizes]
+            + [("batch_size", batch_sweep_models, b) for b in batch_sizes])
     rows = []
-    for models in grid_sizes:
-        rows.append({"sweep": "models", "models": models, "batch_size": config.batch_size,
-                     "seconds": grid_epoch(dataset, config, ("he_normal",), range(models))})
-    for batch in batch_sizes:
-        rows.append({"sweep": "batch_size", "models": batch_sweep_models, "batch_size": batch,
-                     "seconds": grid_epoch(dataset, replace(config, batch_size=batch),
-                                           ("he_normal",), range(batch_sweep_models))})
+    for sweep, models, batch in runs:
+        seconds = grid_epoch(dataset, replace(config, batch_size=batch), ("he_normal",),
+                             range(models))
+        rows.append({"sweep": sweep, "models": models, "batch_size": batch, "seconds": seconds})
     return _rates(pd.DataFrame(rows), dataset, config, calibration)
 
 

@@ -7,12 +7,12 @@ tensors and every layer is one batched matmul (``torch.baddbmm``) over all model
 The backward pass and the SGD-momentum step are written out by hand rather than left to autograd
 and ``torch.optim``, for two reasons. Speed: the step is bound by memory traffic over the stacked
 weights as much as by the matmuls (G = 16 models hold 15 MB of weights and as much momentum, half
-the L3 cache), and by hand the weight gradient is accumulated straight into the momentum buffer
-by the GEMM itself (``buf = momentum * buf + a^T d``, one ``baddbmm_``), so no gradient tensor is
-written and read back; measured 1.6x faster than the autograd step at G = 16, batch 64 (see the
-README's speed section). Isolation: a model whose loss turns NaN/inf stops updating at that step
-(no step is taken on a NaN/inf loss, as in ``train``); its back-propagated signals are zeroed
-slice by slice, so NaN in one model never reaches another.
+the L3 cache). By hand, the weight gradient is accumulated into the momentum buffer by the GEMM
+itself (``buf.mul_(momentum).baddbmm_(a^T, d)``), so no gradient tensor is written and read back;
+measured 1.4x faster than the autograd step at G = 16, batch 64 (numbers in the README's speed
+section). Isolation: a model whose loss turns NaN/inf stops updating at that step (no step is
+taken on a NaN/inf loss, as in ``train``); its back-propagated signals are zeroed slice by slice,
+so NaN in one model never reaches another.
 
 Each model is built by exactly the code :func:`initcore.train.build_model` uses and sees the same
 data order as :func:`initcore.train.train` gives the same seed, so the two trainers agree to float
@@ -81,13 +81,13 @@ def grid_evaluate(params: list[Tensor], x: Tensor, y: Tensor, activation: str
     return loss_sum / x.shape[0], correct.double() / x.shape[0]  # float64, as train() reports
 
 
-# The derivative of each activation, from its input z and output a (Tensor -> Tensor, elementwise),
-# for the hand-written backward. Activations not listed (selu, gelu, leaky_relu) are
-# differentiated by torch.func.vjp instead.
-_ACTIVATION_DERIVATIVES = {
-    "relu": lambda z, a: (a > 0).to(a.dtype),  # 0 at z = 0, as autograd's threshold_backward
-    "tanh": lambda z, a: 1 - a * a,
-    "sigmoid": lambda z, a: a * (1 - a),
+# The backward of each activation from its output a, d -> d * act'(z): the fused kernels autograd
+# itself calls for these functions (one pass over d, bitwise autograd's result). Activations not
+# listed (selu, gelu, leaky_relu) are differentiated by torch.func.vjp instead.
+_BACKWARD_FROM_OUTPUT = {
+    "relu": lambda d, a: torch.ops.aten.threshold_backward(d, a, 0),  # d * (a > 0)
+    "tanh": torch.ops.aten.tanh_backward,  # d * (1 - a^2)
+    "sigmoid": torch.ops.aten.sigmoid_backward,  # d * a * (1 - a)
 }
 
 
@@ -95,12 +95,12 @@ def _activate(z: Tensor, activation: str):
     """(act(z), backward), where backward(d) = d * act'(z): the gradient at z."""
     if activation == "linear":
         return z, lambda d: d
-    derivative = _ACTIVATION_DERIVATIVES.get(activation)
-    if derivative is None:
+    backward = _BACKWARD_FROM_OUTPUT.get(activation)
+    if backward is None:
         a, vjp = torch.func.vjp(ACTIVATION_FNS[activation], z)
         return a, lambda d: vjp(d)[0]
     a = ACTIVATION_FNS[activation](z)
-    return a, lambda d: d * derivative(z, a)
+    return a, lambda d: backward(d, a)
 
 
 def _sgd_momentum_step(params: list[Tensor], buffers: list[Tensor], x: Tensor, y: Tensor,
@@ -110,8 +110,8 @@ def _sgd_momentum_step(params: list[Tensor], buffers: list[Tensor], x: Tensor, y
     Forward: h_l = act(z_l), z_l = b_l + h_(l-1) W_l. Loss: mean cross-entropy per model, so the
     gradient at the logits is d_L = (softmax(z_L) - onehot(y)) / B. Backward, layer by layer:
     dW_l = h_(l-1)^T d_l, db_l = sum_b d_l, d_(l-1) = (d_l W_l^T) * act'(z_(l-1)). The update
-    is SGD's (buf = momentum * buf + grad; p -= lr * buf), with ``buf = momentum * buf + h^T d``
-    done by one baddbmm_. ``alive`` is updated in place: a model whose loss is not finite dies
+    is SGD's (buf = momentum * buf + grad; p -= lr * buf), the gradient h^T d accumulated into
+    buf by the GEMM itself. ``alive`` is updated in place: a model whose loss is not finite dies
     before its step, its signals are zeroed (``torch.where``, so NaN/inf cannot leak through a
     multiplication by 0) and its parameters stay as they were.
     """
@@ -128,24 +128,30 @@ def _sgd_momentum_step(params: list[Tensor], buffers: list[Tensor], x: Tensor, y
     losses = -log_probs.gather(2, y.unsqueeze(2)).mean((1, 2))  # (G,)
     alive &= torch.isfinite(losses)
     keep = alive.view(-1, 1, 1)
+    # Zeroing dead models' signals costs ~5% of a step. On a CPU, reading `alive` costs nothing,
+    # so it is skipped while every model lives; on a GPU that read would stall the queue.
+    isolate = (lambda t: torch.where(keep, t, 0.0)) if (
+        x.device.type != "cpu" or not alive.all()) else (lambda t: t)
 
     d = log_probs.exp_()
     d.scatter_add_(2, y.unsqueeze(2), torch.full_like(d[:, :, :1], -1.0))
-    d = torch.where(keep, d / y.shape[1], 0.0)  # gradient of the mean loss at the logits
+    d = isolate(d.div_(y.shape[1]))  # gradient of the mean loss at the logits
     scale = keep.to(weights[0].dtype)  # a dead model's scale is 0: its weights stay frozen
     for i in reversed(range(len(weights))):
-        h_in = inputs[i] if i == 0 else torch.where(keep, inputs[i], 0.0)  # data is finite
+        h_in = inputs[i] if i == 0 else isolate(inputs[i])  # the data (i = 0) is finite
         if i > 0:  # back-propagate through the weights before they are updated
             d_below = backwards[i - 1](torch.bmm(d, weights[i].transpose(1, 2)))
         # Each layer is updated as soon as its gradient is in its buffer, while the buffer is
         # still warm in cache; the first layer (the largest) is updated last, just before the
         # next step's forward reads it again.
-        buffers[2 * i].baddbmm_(h_in.transpose(1, 2), d, beta=momentum)
+        # buf.mul_(m) then beta = 1, not baddbmm_(beta=m): MKL scales C by beta in a slower
+        # pass of its own (measured at G = 16: 2.69 ms against 2.97 ms for this GEMM).
+        buffers[2 * i].mul_(momentum).baddbmm_(h_in.transpose(1, 2), d)
         buffers[2 * i + 1].mul_(momentum).add_(d.sum(1, keepdim=True))
         weights[i].addcmul_(buffers[2 * i], scale, value=-lr)
         biases[i].addcmul_(buffers[2 * i + 1], scale, value=-lr)
         if i > 0:
-            d = torch.where(keep, d_below, 0.0)
+            d = isolate(d_below)
     return losses
 
 

@@ -155,20 +155,27 @@ SEED_BOUNDS: dict[str, tuple[Bound, ...]] = {
 # ---------------------------------------------------------------------------------------------
 
 DEEP_RELU = TrainConfig(hidden=(256,) * 30, epochs=2)  # seed recipe's optimizer, 30 x 256
-_SHORT_SRC = "mnist-5k, 30 x 64 ReLU, 3 epochs, seeds 0-1 (grid trainer)"
+_SHORT_SRC = "mnist-5k, 30 x 64 ReLU, 3 epochs, seeds 0-9 (grid trainer)"
+# He at depth 30 on the seed recipe's lr 0.01 + momentum 0.9 is erratic, and chaotic: float
+# rounding alone changes the trajectory (seeds 0-1 gave 31.0, 31.5% with the autograd grid step,
+# 17.2, 16.8% with the hand-written one, 20.2, 23.0% with train()). So the per-seed bound only
+# says He has left the constant prediction (10.00%); the He-vs-Xavier gap is a claim about
+# means (bench/test_deep.py ORDERINGS).
 DEEP_SHORT_BOUNDS: dict[str, tuple[Bound, ...]] = {
-    "he_normal": (Bound(min_acc=0.20, why="ratio 1 per layer: signal and gradient reach every "
-                        "layer, the net starts learning", measured=f"{_SHORT_SRC}: epoch 3 "
-                        "31.0, 31.5% (epoch 1: 13.6, 10.6%)"),),
+    "he_normal": (Bound(min_acc=0.12, why="ratio 1 per layer: signal and gradient reach every "
+                        "layer, the net leaves the constant prediction", measured=f"{_SHORT_SRC}: "
+                        "epoch 3 17.2, 16.8, 20.0, 36.4, 31.2, 29.0, 34.6, 37.7, 35.2, 14.6% "
+                        "(train(), seeds 0-4: 20.2, 23.0, 34.4, 27.7, 16.2%)"),),
     "xavier_normal": (Bound(max_acc=0.12, why="ratio 1/2 per layer: 2^-30 of the signal reaches "
                             "the output; stalled at the constant prediction",
-                            measured=f"{_SHORT_SRC}: 10.00% both seeds, every epoch"),),
+                            measured=f"{_SHORT_SRC}: 10.00% every seed, every epoch"),),
     "torch_default": (Bound(max_acc=0.12, why="ratio 1/6 per layer until the random biases "
                             "dominate: input-independent output, constant prediction",
-                            measured=f"{_SHORT_SRC}: 10.00% both seeds, every epoch"),),
+                            measured=f"{_SHORT_SRC}: 10.00% every seed, every epoch"),),
 }
 DEEP_SHORT = Experiment("deep-relu-short", "mnist-5k", TrainConfig(hidden=(64,) * 30, epochs=3),
-                        ("he_normal", "xavier_normal", "torch_default"), (0, 1), DEEP_SHORT_BOUNDS)
+                        ("he_normal", "xavier_normal", "torch_default"), (0, 1, 2, 3, 4),
+                        DEEP_SHORT_BOUNDS)
 
 # Full MNIST, seeds 0-4 (he and xavier also measured on seeds 5-9). He on this recipe trains
 # erratically at depth 30 (seed 4 fell from 46.1% to 25.2% in epoch 2, seed 6 diverged), hence

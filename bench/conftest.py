@@ -190,12 +190,16 @@ __all__ = ["ExperimentRun", "TrainConfig", "bounded_cells", "profile_from"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize `cell` over the profile's bounded (experiment, init) pairs, `init` over its
-    initializers; ids read like ``seed-recipe-init=he_normal``."""
+    """Parametrize `cell` over the profile's bounded (experiment, init) pairs, `baseline_cell`
+    over all its (experiment, init) pairs, `experiment_name` over its experiments; ids read like
+    ``seed-recipe-init=he_normal``."""
     profile = profile_from(metafunc.config)
     if "cell" in metafunc.fixturenames:
         cells = bounded_cells(profile)
         metafunc.parametrize("cell", cells, ids=[f"{e}-init={i}" for e, i in cells])
+    if "experiment_name" in metafunc.fixturenames:
+        names = [e.name for e in profile.experiments]
+        metafunc.parametrize("experiment_name", names, ids=names)
     if "baseline_cell" in metafunc.fixturenames:
         cells = [(e.name, i) for e in profile.experiments for i in e.inits]
         metafunc.parametrize("baseline_cell", cells, ids=[f"{e}-init={i}" for e, i in cells])

@@ -17,6 +17,7 @@ from initcore import initializers
 from initcore.models import MLP, mlp_sizes
 from initcore.speed import (
     SEED_INITS,
+    grid_peak_memory,
     notebook_epoch,
     training_flops_per_sample,
 )
@@ -101,3 +102,27 @@ def test_throughput_grid(models, timed, throughput_setup):
     timed.pedantic(train_grid, args=(("he_normal",), range(models), dataset, config),
                    rounds=1, iterations=1)
     _record(timed, models, flops, calibration)
+
+
+# The issue's budget ("within a few GB"). Measured (fresh process, 1 epoch on 6,400 rows with
+# the whole dataset loaded): see the README's speed section for the nightly profile's grids.
+PEAK_MEMORY_LIMIT_MB = 4096
+
+
+def test_peak_memory(experiment_name, timed, profile, pytestconfig):
+    """Peak resident memory of training each of the profile's grids, in a fresh process.
+
+    Memory is not noise-sensitive as time is, so this one asserts: a grid must stay within
+    PEAK_MEMORY_LIMIT_MB. The numbers go to the benchmark JSON's extra_info (group "memory").
+    """
+    experiment = next(e for e in profile.experiments if e.name == experiment_name)
+    timed.group = "memory"
+    memory = timed.pedantic(
+        grid_peak_memory, rounds=1, iterations=1,
+        args=(experiment.dataset, pytestconfig.getoption("data_dir"), experiment.inits,
+              experiment.seeds, replace(experiment.config,
+                                        device=pytestconfig.getoption("device"))))
+    timed.extra_info.update(memory)
+    assert memory["peak_rss_mb"] < PEAK_MEMORY_LIMIT_MB, (
+        f"{experiment_name}: training {memory['models']} models peaked at "
+        f"{memory['peak_rss_mb']:.0f} MiB > {PEAK_MEMORY_LIMIT_MB} MiB")

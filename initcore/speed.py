@@ -107,6 +107,108 @@ def grid_epoch(dataset, config, inits: Sequence[str], seeds: Sequence[int]) -> f
 
 
 # ---------------------------------------------------------------------------------------------
+# Peak memory
+# ---------------------------------------------------------------------------------------------
+
+def _status_mb(field: str) -> float:
+    """A memory field of /proc/self/status (VmRSS: resident now, VmHWM: peak), in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # reported in kB
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def _reset_peak_rss() -> None:
+    """Reset this process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0, proc(5))."""
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+
+
+def _grid_memory_child(dataset_name, data_dir, inits, seeds, config, rows, queue) -> None:
+    import gc
+    from dataclasses import replace
+
+    from . import data as data_module
+    from .grid import train_grid
+    from .models import mlp_sizes
+
+    try:
+        dataset = data_module.load(dataset_name, data_dir)
+        # Fewer steps, same memory: the full dataset stays loaded (x_train[:rows] is a view) and
+        # every step allocates the same tensors; evaluation runs on the whole test split.
+        dataset = replace(dataset, x_train=dataset.x_train[:rows], y_train=dataset.y_train[:rows])
+        gc.collect()
+        _reset_peak_rss()  # loading (CSV parsing, decompression) peaks higher than it keeps
+        before = _status_mb("VmRSS")
+        train_grid(inits, seeds, dataset, replace(config, epochs=1))
+        sizes = mlp_sizes(dataset.n_features, config.hidden, dataset.n_classes)
+        n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        on_gpu = torch.device(config.device).type == "cuda"
+        device_peak = torch.cuda.max_memory_allocated() / 2**20 if on_gpu else float("nan")
+        queue.put((before, _status_mb("VmHWM"), n_params, device_peak))
+    except Exception as e:  # reported by the parent in one line
+        queue.put(e)
+
+
+def grid_peak_memory(dataset_name: str, data_dir, inits: Sequence[str], seeds: Sequence[int],
+                     config, rows: int = 6_400) -> dict:
+    """Peak resident memory (MiB) of training the grid inits x seeds for one epoch.
+
+    Measured in a fresh process (multiprocessing "spawn"), so nothing this process holds counts.
+    Once the dataset is loaded, the child resets its peak RSS (Linux's VmHWM) and records its RSS
+    (``before_mb``: Python, torch, the dataset); ``peak_rss_mb`` is its peak while building and
+    training the grid, and ``grid_mb`` the difference: what the grid added. The stacked weights
+    and momentum buffers alone take 2 x 4 bytes x G x parameters (``stacked_mb``). On a GPU,
+    ``device_peak_mb`` is torch's peak allocation there (NaN on a CPU).
+    """
+    import multiprocessing
+    import queue as queue_module
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_grid_memory_child, args=(
+        dataset_name, None if data_dir is None else str(data_dir), list(inits), list(seeds),
+        config, rows, queue))
+    child.start()
+    while True:
+        try:
+            outcome = queue.get(timeout=1.0)
+            break
+        except queue_module.Empty:
+            if not child.is_alive():  # killed (e.g. out of memory) before it could report
+                raise RuntimeError(f"the memory-measuring process died (exit code "
+                                   f"{child.exitcode})") from None
+    child.join()
+    if isinstance(outcome, Exception):
+        raise outcome
+    before, peak, n_params, device_peak = outcome
+    models = len(inits) * len(dict.fromkeys(seeds))
+    return {"models": models, "before_mb": before, "peak_rss_mb": peak, "grid_mb": peak - before,
+            "stacked_mb": 2 * 4 * models * n_params / 2**20,
+            "device_peak_mb": device_peak}
+
+
+def memory_table(dataset_name: str, data_dir, device: str = "cpu",
+                 profile_name: str = "nightly"):
+    """Peak memory of each grid the profile trains (its experiments), on ``dataset_name``."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from . import profiles
+
+    rows = []
+    for experiment in profiles.get(profile_name).experiments:
+        config = replace(experiment.config, device=device)
+        memory = grid_peak_memory(dataset_name, data_dir, experiment.inits, experiment.seeds,
+                                  config)
+        rows.append({"sweep": "memory", "method": f"{profile_name}: {experiment.name}",
+                     "model": config.model_name(), **memory})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
 # Tables
 # ---------------------------------------------------------------------------------------------
 
@@ -177,6 +279,8 @@ def add_speed_parser(commands, add_data_options) -> None:
     speed.add_argument("--report-dir", default="reports")
     speed.add_argument("--run-id", default=None)
     speed.add_argument("--no-scaling", action="store_true", help="skip the G / batch sweeps")
+    speed.add_argument("--no-memory", action="store_true",
+                       help="skip the peak memory of the nightly profile's grids")
 
 
 def cmd_speed(args) -> int:
@@ -206,6 +310,12 @@ def cmd_speed(args) -> int:
         print(_format(tables[1], ["sweep", "models", "batch_size", "seconds",
                                   "model_epochs_per_s", "gflops", "fraction_of_matmul"]))
     print(f"matmul calibration: {tables[0]['matmul_gflops'][0]:.1f} GFLOP/s (fp32 1024^3 GEMM)")
+    if not args.no_memory:
+        print(f"peak memory of the nightly profile's grids on {args.dataset} (fresh process each, "
+              "MiB):", flush=True)
+        tables.append(memory_table(args.dataset, args.data_dir, args.device))
+        print(_format(tables[-1], ["method", "models", "stacked_mb", "before_mb", "grid_mb",
+                                   "peak_rss_mb"]))
     run_id = args.run_id or reports.new_run_id()
     path = reports.write_csv_atomic(pd.concat(tables, ignore_index=True),
                                     f"{args.report_dir}/{run_id}/speed.csv")

@@ -211,3 +211,21 @@ def test_zeros_relu_only_output_bias_moves(mnist5k: Dataset, trainer: str) -> No
     # float32 of the grid's accuracy vs the exact fraction: < 1e-7.
     assert abs(result.final_acc - share) < 1e-6, (
         f"accuracy {result.final_acc} should equal the share {share} of class {int(predicted[0])}")
+
+
+def test_grid_peak_memory_counts_the_grid() -> None:
+    """Measured in a fresh process: the peak must include at least the stacked weights and
+    momentum buffers (2 x 4 bytes x G x parameters), and grow with G. Measured here on mnist-5k:
+    1 model adds 9.5 MiB (stacked 1.8), 39 models 207 MiB (stacked 70)."""
+    from initcore.speed import grid_peak_memory
+
+    config = TrainConfig(epochs=1)
+    one = grid_peak_memory("mnist-5k", None, ["he_normal"], [0], config, rows=640)
+    many = grid_peak_memory("mnist-5k", None, ["he_normal", "xavier_normal"], range(8), config,
+                            rows=640)
+    assert many["models"] == 16 and one["models"] == 1
+    for memory in (one, many):
+        assert memory["grid_mb"] >= memory["stacked_mb"], memory
+        assert memory["peak_rss_mb"] >= memory["before_mb"] + memory["grid_mb"] - 1e-6, memory
+    assert many["grid_mb"] > one["grid_mb"] + 0.9 * (many["stacked_mb"] - one["stacked_mb"]), (
+        f"16 models should add at least their stacked tensors over 1: {one} vs {many}")

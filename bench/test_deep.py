@@ -123,7 +123,9 @@ def test_deep_vanishing_gradient_at_init_predicts_the_stall(profile, trained, da
 
     Var(dL/dz_1) / Var(dL/dz_depth) = prod_l n_{l+1} Var(W_{l+1}) E[phi'(z_l)^2]: below VANISHED
     some seed is still at the constant prediction after epoch 1; between VANISHED and EXPLODED
-    no seed is at it after the last epoch (a diverged seed is not "at" it).
+    every seed leaves it in some epoch (its best epoch is above STALLED). Not "after the last
+    epoch": at depth 30 a seed that trained can later collapse -- He seed 0 fell from 64.8% to
+    7.4% in epoch 2 of one run -- which says nothing about the gradient at init.
     The probe tables of every deep experiment are written to the run's folder as probes.csv
     (``initcore plot`` draws them).
     """
@@ -142,13 +144,17 @@ def test_deep_vanishing_gradient_at_init_predicts_the_stall(profile, trained, da
         ratios = probes.ratio_table(table).set_index("init")["grad_first/last"]
         for init, ratio in ratios.items():
             first = run.accuracies(init, 1)
-            final = [a for a in run.accuracies(init) if not math.isnan(a)]  # diverged: not stalled
             if ratio < VANISHED and min(first) > STALLED:
                 problems.append(f"{experiment.name} {init}: gradient ratio {ratio:.1e} at init "
                                 f"but no seed stalled after epoch 1 ({first})")
-            if VANISHED <= ratio <= EXPLODED and final and min(final) <= STALLED:
+            rows = run.epochs[run.epochs["init"] == init]
+            # Each seed's best epoch; NaN rows (diverged) are skipped, so a seed that diverged
+            # at once has a NaN best and counts as not stalled, as before.
+            best = rows.groupby("seed")["test_acc"].max().tolist()
+            if VANISHED <= ratio <= EXPLODED and any(b <= STALLED for b in best):
                 problems.append(f"{experiment.name} {init}: gradient ratio {ratio:.1e} at init "
-                                f"but a seed ends at the constant prediction ({final})")
+                                f"but a seed never left the constant prediction (best epochs "
+                                f"{best})")
     folder = Path(pytestconfig.getoption("report_dir"))
     run_id = reports.shared_run_id(pytestconfig.getoption("run_id"))
     reports.write_csv_atomic(pd.concat(tables), folder / run_id / probes.PROBES_FILE)

@@ -168,3 +168,27 @@ def test_cli_console_script_bad_input_no_traceback(workdir: Path) -> None:
     assert_usage_error(proc.returncode, proc.stderr, proc.stdout, "learning rate")
     assert proc.stdout == "", f"nothing on stdout for bad input: {proc.stdout!r}"
     assert files_under(workdir) == [], f"files written: {files_under(workdir)}"
+
+
+def test_cli_speed_writes_the_throughput_table(workdir: Path, capsys) -> None:
+    code = cli.main(["speed", "--rows", "640", "--no-scaling", "--no-memory",
+                     "--report-dir", str(workdir / "r"), "--run-id", "s"])
+    out, err = capsys.readouterr()
+    assert code == 0, f"initcore speed failed: {err}"
+    assert "matmul calibration" in out and "notebook DataLoader loop" in out, out
+    table = pd.read_csv(workdir / "r" / "s" / "speed.csv")
+    assert table["method"].tolist() == ["notebook DataLoader loop", "train(), one model at a time",
+                                        "train_grid(), all models at once"]
+    assert table["models"].tolist() == [1, 4, 4]
+    assert (table["seconds"] > 0).all() and (table["matmul_gflops"] > 0).all(), table
+    # Ratios, recomputed from the table's own columns.
+    rate = table["models"] / table["seconds"]
+    assert table["speedup_vs_notebook"].tolist() == pytest.approx((rate / rate[0]).tolist())
+    assert table["fraction_of_matmul"].tolist() == pytest.approx(
+        (table["gflops"] / table["matmul_gflops"]).tolist())
+
+
+def test_cli_speed_bad_rows_one_line_exit_2(workdir: Path, capsys) -> None:
+    code = cli.main(["speed", "--rows", "0", "--report-dir", str(workdir / "r")])
+    out, err = capsys.readouterr()
+    assert_usage_error(code, err, out, "--rows must be >= 1")

@@ -135,10 +135,31 @@ def _status_mb(field: str) -> float:
     raise OSError(f"/proc/self/status has no {field}")
 
 
-def _reset_peak_rss() -> None:
-    """Reset this process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0, proc(5))."""
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")
+def _reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0, proc(5)).
+
+    False where that is not possible (no /proc, or clear_refs not writable): the peak then also
+    counts whatever loading the data took.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _rss_now_and_peak_mb() -> tuple[float, float]:
+    """(resident now, peak so far) in MiB: /proc where there is one, else getrusage's peak."""
+    try:
+        return _status_mb("VmRSS"), _status_mb("VmHWM")
+    except OSError:
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB; bytes on macOS
+        peak_mb = peak / 2**20 if sys.platform == "darwin" else peak / 1024
+        return peak_mb, peak_mb
 
 
 def _grid_memory_child(dataset_name, data_dir, inits, seeds, config, rows, queue) -> None:
@@ -155,14 +176,14 @@ def _grid_memory_child(dataset_name, data_dir, inits, seeds, config, rows, queue
         # every step allocates the same tensors; evaluation runs on the whole test split.
         dataset = replace(dataset, x_train=dataset.x_train[:rows], y_train=dataset.y_train[:rows])
         gc.collect()
-        _reset_peak_rss()  # loading (CSV parsing, decompression) peaks higher than it keeps
-        before = _status_mb("VmRSS")
+        reset = _reset_peak_rss()  # loading (CSV parsing, decompression) peaks above what it keeps
+        before = _rss_now_and_peak_mb()[0]
         train_grid(inits, seeds, dataset, replace(config, epochs=1))
         sizes = mlp_sizes(dataset.n_features, config.hidden, dataset.n_classes)
         n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
         on_gpu = torch.device(config.device).type == "cuda"
         device_peak = torch.cuda.max_memory_allocated() / 2**20 if on_gpu else float("nan")
-        queue.put((before, _status_mb("VmHWM"), n_params, device_peak))
+        queue.put((before, _rss_now_and_peak_mb()[1], n_params, device_peak, reset))
     except Exception as e:  # reported by the parent in one line
         queue.put(e)
 
@@ -174,9 +195,11 @@ def grid_peak_memory(dataset_name: str, data_dir, inits: Sequence[str], seeds: S
     Measured in a fresh process (multiprocessing "spawn"), so nothing this process holds counts.
     Once the dataset is loaded, the child resets its peak RSS (Linux's VmHWM) and records its RSS
     (``before_mb``: Python, torch, the dataset); ``peak_rss_mb`` is its peak while building and
-    training the grid, and ``grid_mb`` the difference: what the grid added. The stacked weights
-    and momentum buffers alone take 2 x 4 bytes x G x parameters (``stacked_mb``). On a GPU,
-    ``device_peak_mb`` is torch's peak allocation there (NaN on a CPU).
+    training the grid, and ``grid_mb`` the difference: what the grid added. Where the peak
+    cannot be reset (``peak_reset_after_load`` False: no Linux /proc) it includes the loading.
+    The stacked weights and momentum buffers alone take 2 x 4 bytes x G x parameters
+    (``stacked_mb``). On a GPU, ``device_peak_mb`` is torch's peak allocation there (NaN on a
+    CPU).
     """
     import multiprocessing
     import queue as queue_module
@@ -198,11 +221,11 @@ def grid_peak_memory(dataset_name: str, data_dir, inits: Sequence[str], seeds: S
     child.join()
     if isinstance(outcome, Exception):
         raise outcome
-    before, peak, n_params, device_peak = outcome
+    before, peak, n_params, device_peak, reset = outcome
     models = len(inits) * len(dict.fromkeys(seeds))
     return {"models": models, "before_mb": before, "peak_rss_mb": peak, "grid_mb": peak - before,
             "stacked_mb": 2 * 4 * models * n_params / 2**20,
-            "device_peak_mb": device_peak}
+            "device_peak_mb": device_peak, "peak_reset_after_load": reset}
 
 
 def memory_table(dataset_name: str, data_dir, device: str = "cpu",

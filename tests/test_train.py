@@ -229,3 +229,17 @@ def test_grid_peak_memory_counts_the_grid() -> None:
         assert memory["peak_rss_mb"] >= memory["before_mb"] + memory["grid_mb"] - 1e-6, memory
     assert many["grid_mb"] > one["grid_mb"] + 0.9 * (many["stacked_mb"] - one["stacked_mb"]), (
         f"16 models should add at least their stacked tensors over 1: {one} vs {many}")
+
+
+def test_rss_readings_fall_back_without_proc(monkeypatch) -> None:
+    from initcore import speed
+
+    now, peak = speed._rss_now_and_peak_mb()
+    assert 0 < now <= peak, (now, peak)
+
+    def no_proc(field: str) -> float:
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(speed, "_status_mb", no_proc)
+    now, peak = speed._rss_now_and_peak_mb()
+    assert now == peak > 10, f"getrusage's peak in MiB expected, got {peak}"

@@ -52,8 +52,19 @@ def _is_bench_session(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER") or not _is_bench_session(config):
         return
+    from initcore import profiles
     from initcore.reports import ReportError, check_writable
+    from initcore.train import check_device
 
+    # Options checked here, not at collection (where pytest would report one error per module).
+    seeds = config.getoption("seeds")
+    try:
+        profiles.get(config.getoption("profile"))
+        check_device(config.getoption("device"))
+        if seeds is not None and seeds < 1:
+            raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from e
     folder = run_dir(config)
     try:
         check_writable(folder)

@@ -170,14 +170,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _check_device(device: str) -> None:
-    import torch
+    from .train import check_device
 
     try:
-        torch.device(device)
-    except RuntimeError as e:
-        raise UsageError(f"invalid --device {device!r} ({e})") from e
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: CUDA is not available on this machine")
+        check_device(device)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run}

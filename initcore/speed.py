@@ -330,11 +330,12 @@ def cmd_speed(args) -> int:
 
     from . import data as data_module
     from . import reports
-    from .train import TrainConfig
+    from .train import TrainConfig, check_device
 
     config = TrainConfig(device=args.device)
     if args.rows is not None and args.rows < 1:
         raise ValueError(f"--rows must be >= 1, got {args.rows}")
+    check_device(args.device)
     reports.check_writable(args.report_dir)
     dataset = data_module.load(args.dataset, args.data_dir, args.download)
     if args.rows:

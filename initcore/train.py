@@ -34,6 +34,17 @@ class Progress(Protocol):
     def update(self, n: int = 1) -> object: ...
 
 
+def check_device(device: str) -> None:
+    """ValueError (one line) unless torch can use ``device`` here: a valid name, and for
+    ``cuda[:N]`` a visible GPU (torch would otherwise fail deep inside the first transfer)."""
+    try:
+        torch.device(device)
+    except RuntimeError as e:
+        raise ValueError(f"invalid --device {device!r} ({e})") from e
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available on this machine")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run except the scheme, the seed and the data."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from initcore import cli, initializers, reports
 from initcore.models import ACTIVATIONS
@@ -192,3 +193,31 @@ def test_cli_speed_bad_rows_one_line_exit_2(workdir: Path, capsys) -> None:
     code = cli.main(["speed", "--rows", "0", "--report-dir", str(workdir / "r")])
     out, err = capsys.readouterr()
     assert_usage_error(code, err, out, "--rows must be >= 1")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cli_speed_cuda_without_gpu_one_line_exit_2(workdir: Path, capsys) -> None:
+    code = cli.main(["speed", "--device", "cuda", "--report-dir", str(workdir / "r")])
+    out, err = capsys.readouterr()
+    assert_usage_error(code, err, out, "CUDA is not available")
+
+
+@pytest.mark.parametrize("option, words", [
+    pytest.param(["--profile", "nonsense"], "unknown profile", id="profile"),
+    pytest.param(["--seeds", "0"], "--seeds must be >= 1", id="seeds_0"),
+    pytest.param(["--device", "cuda"], "CUDA is not available", id="device_cuda",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has CUDA")),
+])
+def test_pytest_bench_bad_option_is_one_line_usage_error(workdir: Path, option, words) -> None:
+    """`pytest bench` itself (a subprocess, as a user runs it): pytest's usage-error exit 4,
+    the reason on one line, no traceback, and no report folder left behind."""
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider", *option,
+         "--report-dir", str(workdir / "reports")],
+        cwd=root, capture_output=True, text=True, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 4, f"exit {proc.returncode}: {output[-2000:]}"
+    assert words in output and "Traceback" not in output, output[-2000:]
+    assert not (workdir / "reports").exists() or not any((workdir / "reports").rglob("*.*")), (
+        "a report file was written despite the usage error")

@@ -109,20 +109,24 @@ def test_throughput_grid(models, timed, throughput_setup):
 PEAK_MEMORY_LIMIT_MB = 4096
 
 
-def test_peak_memory(experiment_name, timed, profile, pytestconfig):
+def test_peak_memory(experiment_name, benchmark, profile, pytestconfig):
     """Peak resident memory of training each of the profile's grids, in a fresh process.
 
     Memory is not noise-sensitive as time is, so this one asserts: a grid must stay within
-    PEAK_MEMORY_LIMIT_MB. The numbers go to the benchmark JSON's extra_info (group "memory").
+    PEAK_MEMORY_LIMIT_MB. With pytest-benchmark on, the numbers also go to the benchmark JSON's
+    extra_info (group "memory"); under xdist (benchmark disabled) the check still runs.
     """
     experiment = next(e for e in profile.experiments if e.name == experiment_name)
-    timed.group = "memory"
-    memory = timed.pedantic(
-        grid_peak_memory, rounds=1, iterations=1,
-        args=(experiment.dataset, pytestconfig.getoption("data_dir"), experiment.inits,
-              experiment.seeds, replace(experiment.config,
-                                        device=pytestconfig.getoption("device"))))
-    timed.extra_info.update(memory)
+    args = (experiment.dataset, pytestconfig.getoption("data_dir"), experiment.inits,
+            experiment.seeds, replace(experiment.config, device=pytestconfig.getoption("device")))
+    kwargs = {"download": pytestconfig.getoption("download")}
+    if benchmark.disabled:
+        memory = grid_peak_memory(*args, **kwargs)
+    else:
+        benchmark.group = "memory"
+        memory = benchmark.pedantic(grid_peak_memory, args=args, kwargs=kwargs, rounds=1,
+                                    iterations=1)
+        benchmark.extra_info.update(memory)
     assert memory["peak_rss_mb"] < PEAK_MEMORY_LIMIT_MB, (
         f"{experiment_name}: training {memory['models']} models peaked at "
         f"{memory['peak_rss_mb']:.0f} MiB > {PEAK_MEMORY_LIMIT_MB} MiB")

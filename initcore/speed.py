@@ -162,7 +162,8 @@ def _rss_now_and_peak_mb() -> tuple[float, float]:
         return peak_mb, peak_mb
 
 
-def _grid_memory_child(dataset_name, data_dir, inits, seeds, config, rows, queue) -> None:
+def _grid_memory_child(dataset_name, data_dir, download, inits, seeds, config, rows,
+                       queue) -> None:
     import gc
     from dataclasses import replace
 
@@ -171,7 +172,7 @@ def _grid_memory_child(dataset_name, data_dir, inits, seeds, config, rows, queue
     from .models import mlp_sizes
 
     try:
-        dataset = data_module.load(dataset_name, data_dir)
+        dataset = data_module.load(dataset_name, data_dir, download)
         # Fewer steps, same memory: the full dataset stays loaded (x_train[:rows] is a view) and
         # every step allocates the same tensors; evaluation runs on the whole test split.
         dataset = replace(dataset, x_train=dataset.x_train[:rows], y_train=dataset.y_train[:rows])
@@ -182,21 +183,23 @@ def _grid_memory_child(dataset_name, data_dir, inits, seeds, config, rows, queue
         sizes = mlp_sizes(dataset.n_features, config.hidden, dataset.n_classes)
         n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
         on_gpu = torch.device(config.device).type == "cuda"
-        device_peak = torch.cuda.max_memory_allocated() / 2**20 if on_gpu else float("nan")
+        device = torch.device(config.device)
+        device_peak = torch.cuda.max_memory_allocated(device) / 2**20 if on_gpu else float("nan")
         queue.put((before, _rss_now_and_peak_mb()[1], n_params, device_peak, reset))
     except Exception as e:  # reported by the parent in one line
         queue.put(e)
 
 
 def grid_peak_memory(dataset_name: str, data_dir, inits: Sequence[str], seeds: Sequence[int],
-                     config, rows: int = 6_400) -> dict:
+                     config, rows: int = 6_400, download: bool = False) -> dict:
     """Peak resident memory (MiB) of training the grid inits x seeds for one epoch.
 
     Measured in a fresh process (multiprocessing "spawn"), so nothing this process holds counts.
     Once the dataset is loaded, the child resets its peak RSS (Linux's VmHWM) and records its RSS
     (``before_mb``: Python, torch, the dataset); ``peak_rss_mb`` is its peak while building and
     training the grid, and ``grid_mb`` the difference: what the grid added. Where the peak
-    cannot be reset (``peak_reset_after_load`` False: no Linux /proc) it includes the loading.
+    cannot be reset (``peak_reset_after_load`` False: no Linux /proc), ``peak_rss_mb`` includes
+    the loading and ``before_mb`` / ``grid_mb`` are NaN.
     The stacked weights and momentum buffers alone take 2 x 4 bytes x G x parameters
     (``stacked_mb``). On a GPU, ``device_peak_mb`` is torch's peak allocation there (NaN on a
     CPU).
@@ -207,21 +210,26 @@ def grid_peak_memory(dataset_name: str, data_dir, inits: Sequence[str], seeds: S
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     child = context.Process(target=_grid_memory_child, args=(
-        dataset_name, None if data_dir is None else str(data_dir), list(inits), list(seeds),
-        config, rows, queue))
+        dataset_name, None if data_dir is None else str(data_dir), download, list(inits),
+        list(seeds), config, rows, queue))
     child.start()
-    while True:
+    outcome = None
+    while outcome is None:
         try:
             outcome = queue.get(timeout=1.0)
-            break
         except queue_module.Empty:
-            if not child.is_alive():  # killed (e.g. out of memory) before it could report
-                raise RuntimeError(f"the memory-measuring process died (exit code "
-                                   f"{child.exitcode})") from None
-    child.join()
+            if not child.is_alive():  # finished or killed (e.g. out of memory): one last look
+                try:
+                    outcome = queue.get(timeout=5.0)
+                except queue_module.Empty:
+                    raise RuntimeError(f"the memory-measuring process died (exit code "
+                                       f"{child.exitcode})") from None
+    child.join(timeout=60)
     if isinstance(outcome, Exception):
         raise outcome
     before, peak, n_params, device_peak, reset = outcome
+    if not reset:
+        before = float("nan")  # getrusage only knows the peak, which loading may have set
     models = len(inits) * len(dict.fromkeys(seeds))
     return {"models": models, "before_mb": before, "peak_rss_mb": peak, "grid_mb": peak - before,
             "stacked_mb": 2 * 4 * models * n_params / 2**20,
@@ -229,7 +237,7 @@ def grid_peak_memory(dataset_name: str, data_dir, inits: Sequence[str], seeds: S
 
 
 def memory_table(dataset_name: str, data_dir, device: str = "cpu",
-                 profile_name: str = "nightly"):
+                 profile_name: str = "nightly", download: bool = False):
     """Peak memory of each grid the profile trains (its experiments), on ``dataset_name``."""
     from dataclasses import replace
 
@@ -241,7 +249,7 @@ def memory_table(dataset_name: str, data_dir, device: str = "cpu",
     for experiment in profiles.get(profile_name).experiments:
         config = replace(experiment.config, device=device)
         memory = grid_peak_memory(dataset_name, data_dir, experiment.inits, experiment.seeds,
-                                  config)
+                                  config, download=download)
         rows.append({"sweep": "memory", "method": f"{profile_name}: {experiment.name}",
                      "model": config.model_name(), **memory})
     return pd.DataFrame(rows)
@@ -356,7 +364,8 @@ def cmd_speed(args) -> int:
     if not args.no_memory:
         print(f"peak memory of the nightly profile's grids on {args.dataset} (fresh process each, "
               "MiB):", flush=True)
-        tables.append(memory_table(args.dataset, args.data_dir, args.device))
+        tables.append(memory_table(args.dataset, args.data_dir, args.device,
+                                   download=args.download))
         print(_format(tables[-1], ["method", "models", "stacked_mb", "before_mb", "grid_mb",
                                    "peak_rss_mb"]))
     run_id = args.run_id or reports.new_run_id()

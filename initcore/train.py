@@ -41,8 +41,13 @@ def check_device(device: str) -> None:
         torch.device(device)
     except RuntimeError as e:
         raise ValueError(f"invalid --device {device!r} ({e})") from e
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available on this machine")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: CUDA is not available on this machine")
+        index = torch.device(device).index
+        if index is not None and index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device}: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
 
 
 @dataclass(frozen=True)

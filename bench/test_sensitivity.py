@@ -60,9 +60,14 @@ def test_broken_he_is_caught(factor, profile, dataset_loader, monkeypatch, pytes
         current = reports.summarize(epochs).assign(init="he_normal", experiment=experiment.name)
         verdicts = regression.compare(base[base["init"] == "he_normal"], current)
         caught["the baseline comparison"] = [v.message for v in verdicts if v.regressed]
-    # Either check catching it is enough: on full MNIST He x 0.01 starts far behind (the epoch-1
-    # bound fails) but ends only ~0.5 point under He after 10 epochs, inside the final-accuracy
-    # noise band of the regression rule.
-    assert any(caught.values()), (
-        f"{name} passed every check: {caught}; final accuracies "
-        f"{[r.final_acc for r in results]} -- the suite cannot tell a broken He from a working one")
+    # Both checks should catch it. The final-accuracy rule alone would not on full MNIST (He x
+    # 0.01 ends only ~0.5 point under He after 10 epochs, inside its noise band), but it is still
+    # at the constant prediction (11.35%) after epoch 1, which the epoch-1 bound and the epoch-1
+    # comparison both see. Baselines written before the epoch-1 columns existed are judged on
+    # the bounds alone.
+    assert caught["he_normal's bounds"], (
+        f"{name} passed he_normal's bounds: final accuracies {[r.final_acc for r in results]}")
+    if base is not None and "acc1_mean" in base.columns:
+        assert caught["the baseline comparison"], (
+            f"{name} passed the comparison with the baseline's he_normal: final accuracies "
+            f"{[r.final_acc for r in results]}, epoch 1 {[r.epochs[0].test_acc for r in results]}")

@@ -101,3 +101,31 @@ def test_compare_nothing_in_common_exit_2(tmp_path: Path, capsys) -> None:
     code, _ = compare_cli(tmp_path, capsys, summary({"he_normal": 0.97}),
                           summary({"lsuv": 0.97}))
     assert code == cli.EXIT_USAGE, f"no shared initializer to compare should be an error: {code}"
+
+
+def with_epoch1(table: pd.DataFrame, acc1: dict[str, float], std1: float = 0.004) -> pd.DataFrame:
+    table = table.copy()
+    table["acc1_mean"] = table["init"].map(acc1)
+    table["acc1_std"] = std1
+    return table
+
+
+def test_compare_slow_start_is_a_regression(tmp_path: Path, capsys) -> None:
+    """He x 0.01 on full MNIST: final accuracy inside the noise, epoch 1 several points behind."""
+    acc1 = {"he_normal": 0.954, "xavier_normal": 0.955, "zeros": 0.1135}
+    slow = {**acc1, "he_normal": 0.93}  # 2.4 points behind; 3 se of epoch 1 = 0.98 points
+    current = summary({**BASE, "he_normal": BASE["he_normal"] - 0.004})  # final: 0.4 pt, noise
+    code, out = compare_cli(tmp_path, capsys, with_epoch1(summary(BASE), acc1),
+                            with_epoch1(current, slow))
+    assert code == regression.EXIT_REGRESSION, f"a slow start must fail, exit {code}:\n{out}"
+    flagged = [line for line in out.splitlines() if "REGRESSED:" in line]
+    assert len(flagged) == 1 and flagged[0].startswith("he_normal"), out
+    assert "epoch-1 accuracy" in flagged[0] and "drop 2.40 pt" in flagged[0], flagged[0]
+
+
+def test_compare_old_baseline_without_epoch1_columns(tmp_path: Path, capsys) -> None:
+    """A baseline written before acc1_* existed compares on the final accuracy alone."""
+    old = summary(BASE).drop(columns=["acc1_mean", "acc1_std"])
+    acc1 = {"he_normal": 0.5, "xavier_normal": 0.5, "zeros": 0.1}  # would fail if compared
+    code, out = compare_cli(tmp_path, capsys, old, with_epoch1(summary(BASE), acc1))
+    assert code == 0, f"no epoch-1 columns in the baseline: final rule only, exit {code}:\n{out}"

@@ -182,9 +182,9 @@ def _grid_memory_child(dataset_name, data_dir, download, inits, seeds, config, r
         train_grid(inits, seeds, dataset, replace(config, epochs=1))
         sizes = mlp_sizes(dataset.n_features, config.hidden, dataset.n_classes)
         n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-        on_gpu = torch.device(config.device).type == "cuda"
         device = torch.device(config.device)
-        device_peak = torch.cuda.max_memory_allocated(device) / 2**20 if on_gpu else float("nan")
+        device_peak = (torch.cuda.max_memory_allocated(device) / 2**20
+                       if device.type == "cuda" else float("nan"))
         queue.put((before, _rss_now_and_peak_mb()[1], n_params, device_peak, reset))
     except Exception as e:  # reported by the parent in one line
         queue.put(e)

@@ -79,6 +79,39 @@ def test_grid_forward_equals_mlp_forward(small_data: Dataset, activation: str) -
                 f"{activation}: grid logits of model {g} differ from the MLP's by {err:.3g}")
 
 
+def _check_step_against_autograd(data: Dataset, sizes: list[int], activation: str,
+                                 cells: list[tuple[str, int]], steps: int, tol: float) -> None:
+    """Run the grid's hand-written step and autograd + torch.optim.SGD side by side in float64,
+    on the same batches, and require equal losses at every step and equal weights and biases
+    after ``steps`` steps (relative ``tol``)."""
+    lr, momentum = TrainConfig().lr, TrainConfig().momentum
+    models = [initializers.initialize(MLP(sizes, activation), name, seed).double()
+              for name, seed in cells]
+    params = _stack_parameters(models, torch.device("cpu"))
+    buffers = [torch.zeros_like(p) for p in params]
+    optimizers = [torch.optim.SGD(m.parameters(), lr=lr, momentum=momentum) for m in models]
+    alive = torch.ones(len(models), dtype=torch.bool)
+    for step in range(steps):
+        x = data.x_train[64 * step:64 * (step + 1)].double()
+        y = data.y_train[64 * step:64 * (step + 1)]
+        losses = _sgd_momentum_step(params, buffers, x.expand(len(models), -1, -1),
+                                    y.expand(len(models), -1), alive, activation, lr, momentum)
+        for g, (model, optimizer) in enumerate(zip(models, optimizers)):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            assert math.isclose(losses[g].item(), loss.item(), rel_tol=tol), (
+                f"{activation} step {step} model {g}: loss {losses[g].item()} vs {loss.item()}")
+    assert alive.all(), "no model should have died"
+    for g, model in enumerate(models):
+        for i, layer in enumerate(m for m in model if isinstance(m, torch.nn.Linear)):
+            pairs = ((params[2 * i][g].T, layer.weight), (params[2 * i + 1][g, 0], layer.bias))
+            for mine, ref in pairs:
+                err = ((mine - ref).abs().max() / ref.abs().max()).item()
+                assert err < tol, f"{activation} model {g} layer {i}: differs by {err:.3g} rel"
+
+
 @pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: f"activation={a}")
 def test_hand_written_step_equals_autograd_and_torch_sgd(small_data: Dataset,
                                                           activation: str) -> None:
@@ -87,34 +120,9 @@ def test_hand_written_step_equals_autograd_and_torch_sgd(small_data: Dataset,
     In float64, so what is compared is the mathematics (a wrong derivative or a missing 1/B
     shows as an O(1) error), not float32 rounding: measured <= 1e-15 relative after 3 steps.
     """
-    config = TrainConfig(hidden=(32, 16), activation=activation)
-    models = [initializers.initialize(MLP([784, 32, 16, 10], activation), name, 0).double()
-              for name in ("he_normal", "xavier_uniform", "torch_default")]
-    params = _stack_parameters(models, torch.device("cpu"))
-    buffers = [torch.zeros_like(p) for p in params]
-    optimizers = [torch.optim.SGD(m.parameters(), lr=config.lr, momentum=config.momentum)
-                  for m in models]
-    alive = torch.ones(len(models), dtype=torch.bool)
-    for step in range(3):
-        x = small_data.x_train[64 * step:64 * (step + 1)].double()
-        y = small_data.y_train[64 * step:64 * (step + 1)]
-        losses = _sgd_momentum_step(params, buffers, x.expand(len(models), -1, -1),
-                                    y.expand(len(models), -1), alive, activation,
-                                    config.lr, config.momentum)
-        for g, (model, optimizer) in enumerate(zip(models, optimizers)):
-            optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            optimizer.step()
-            assert math.isclose(losses[g].item(), loss.item(), rel_tol=1e-12), (
-                f"{activation} step {step} model {g}: loss {losses[g].item()} vs {loss.item()}")
-    assert alive.all(), "no model should have died"
-    for g, model in enumerate(models):
-        for i, layer in enumerate(m for m in model if isinstance(m, torch.nn.Linear)):
-            pairs = ((params[2 * i][g].T, layer.weight), (params[2 * i + 1][g, 0], layer.bias))
-            for mine, ref in pairs:
-                err = ((mine - ref).abs().max() / ref.abs().max()).item()
-                assert err < 1e-12, f"{activation} model {g} layer {i}: differs by {err:.3g} rel"
+    _check_step_against_autograd(small_data, [784, 32, 16, 10], activation,
+                                 [("he_normal", 0), ("xavier_uniform", 0), ("torch_default", 0)],
+                                 steps=3, tol=1e-12)
 
 
 @pytest.mark.parametrize("activation", [a for a in ACTIVATIONS if a != "relu"])
@@ -175,24 +183,6 @@ def test_hand_written_step_equals_autograd_at_depth_30(small_data: Dataset) -> N
     """The same comparison through 30 hidden ReLU layers for 15 steps (float64): measured 4e-14.
     So where float32 runs at depth 30 part ways (bench's deep experiments), that is rounding
     amplified by the training dynamics, not a wrong gradient."""
-    sizes = [784] + [64] * 30 + [10]
-    models = [initializers.initialize(MLP(sizes, "relu"), name, seed).double()
-              for name, seed in (("he_normal", 0), ("he_normal", 1), ("orthogonal", 0))]
-    params = _stack_parameters(models, torch.device("cpu"))
-    buffers = [torch.zeros_like(p) for p in params]
-    optimizers = [torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) for m in models]
-    alive = torch.ones(len(models), dtype=torch.bool)
-    for step in range(15):  # 960 of small_data's 1,000 rows
-        x = small_data.x_train[64 * step:64 * (step + 1)].double()
-        y = small_data.y_train[64 * step:64 * (step + 1)]
-        _sgd_momentum_step(params, buffers, x.expand(len(models), -1, -1),
-                           y.expand(len(models), -1), alive, "relu", 0.01, 0.9)
-        for model, optimizer in zip(models, optimizers):
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            optimizer.step()
-    for g, model in enumerate(models):
-        for i, layer in enumerate(m for m in model if isinstance(m, torch.nn.Linear)):
-            err = ((params[2 * i][g].T - layer.weight).abs().max()
-                   / layer.weight.abs().max()).item()
-            assert err < 1e-11, f"model {g} layer {i}: differs from autograd by {err:.3g} rel"
+    _check_step_against_autograd(small_data, [784] + [64] * 30 + [10], "relu",
+                                 [("he_normal", 0), ("he_normal", 1), ("orthogonal", 0)],
+                                 steps=15, tol=1e-11)  # 960 of small_data's 1,000 rows

@@ -55,14 +55,16 @@ def resolve_inits(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(initializers.get(n).name for n in names))
 
 
-def add_data_options(parser: argparse.ArgumentParser) -> None:
+def add_data_options(parser: argparse.ArgumentParser, device: bool = True) -> None:
+    """--dataset, --data-dir, --download and (unless ``device`` is False) --device."""
     parser.add_argument("--dataset", default="mnist-5k",
                         help=f"one of {', '.join(DATASETS)} (default: mnist-5k, embedded)")
     parser.add_argument("--data-dir", default=None,
                         help="folder holding MNIST/raw (default: $INITCORE_DATA_DIR or ./data)")
     parser.add_argument("--download", action="store_true",
                         help="download the dataset through torchvision if it is missing")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    if device:
+        parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_parser(commands)
     add_speed_parser(commands, add_data_options)
     from .experiments_cli import add_plot_parser, add_probe_parser  # signal propagation, figures
-    add_probe_parser(commands)
+    add_probe_parser(commands, add_data_options)
     add_plot_parser(commands)
     return parser
 

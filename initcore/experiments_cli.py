@@ -20,7 +20,7 @@ from .data import DATASETS
 from .models import ACTIVATIONS
 
 
-def add_probe_parser(commands) -> None:
+def add_probe_parser(commands, add_data_options) -> None:
     probe = commands.add_parser(
         "probe", help="per-layer signal propagation of a deep MLP at init -> probes.csv")
     probe.add_argument("--depth", type=int, default=30, help="hidden layers (default 30)")
@@ -32,12 +32,7 @@ def add_probe_parser(commands) -> None:
     probe.add_argument("--steps", type=int, default=0,
                        help="SGD steps of the seed recipe before probing (default 0: at init)")
     probe.add_argument("--batch", type=int, default=512, help="probe batch rows (default 512)")
-    probe.add_argument("--dataset", default="mnist-5k",
-                       help=f"one of {', '.join(DATASETS)} (default: mnist-5k, embedded)")
-    probe.add_argument("--data-dir", default=None,
-                       help="folder holding MNIST/raw (default: $INITCORE_DATA_DIR or ./data)")
-    probe.add_argument("--download", action="store_true",
-                       help="download the dataset through torchvision if it is missing")
+    add_data_options(probe, device=False)  # probes run on the CPU, in float64
     probe.add_argument("--report-dir", default="reports", help="where reports go (default reports)")
     probe.add_argument("--run-id", default=None,
                        help="name of the run folder (default: time-based)")

@@ -4,13 +4,14 @@
     pytest bench --profile seed --data-dir ../shared/data
     pytest bench --profile nightly --report-dir reports --run-id nightly-2026-11-29
 
-The benchmark JSON of pytest-benchmark goes into the run's report folder unless --benchmark-json
-is given: it is written to a temporary file and renamed into place when pytest ends.
+The benchmark JSON of pytest-benchmark goes into the run's report folder as benchmark.json
+unless the user routes it (--benchmark-json, --benchmark-save, --benchmark-autosave).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -70,19 +71,37 @@ def pytest_configure(config: pytest.Config) -> None:
         check_writable(folder)
     except ReportError as e:
         raise pytest.UsageError(str(e)) from e
-    if hasattr(config.option, "benchmark_json") and config.option.benchmark_json is None:
-        config.option.benchmark_json = open(folder / ".benchmark.json.tmp", "wb")
-        config._initcore_benchmark_json = folder / "benchmark.json"
+    _route_benchmark_json(config, folder)
+
+
+# pytest-benchmark options that say where its JSON goes; when the user sets none of them, the run
+# folder receives it. Only documented command-line options are set, as strings, the same in every
+# pytest-benchmark release (--benchmark-json changed from an open file to a path in 5.3).
+_BENCHMARK_OUTPUTS = ("benchmark_json", "benchmark_save", "benchmark_autosave",
+                      "benchmark_compare", "benchmark_compare_fail")
+_JSON_KEY = pytest.StashKey[tuple[Path, Path]]()  # (pytest-benchmark's storage, final JSON path)
+
+
+def _route_benchmark_json(config: pytest.Config, folder: Path) -> None:
+    """Have pytest-benchmark save the run (with its timing data) into a private storage folder
+    inside the run folder, as ``--benchmark-save=initcore --benchmark-save-data
+    --benchmark-storage=<folder>/.benchmark-storage`` would; pytest_unconfigure moves the JSON to
+    ``<folder>/benchmark.json``."""
+    if not hasattr(config.option, "benchmark_save") or any(
+            getattr(config.option, name, None) for name in _BENCHMARK_OUTPUTS):
+        return  # pytest-benchmark absent, or the user routes its output themselves
+    storage = folder / ".benchmark-storage"
+    config.option.benchmark_save = "initcore"
+    config.option.benchmark_save_data = True
+    config.option.benchmark_storage = f"file://{storage.resolve()}"
+    config.stash[_JSON_KEY] = (storage, folder / "benchmark.json")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    target = getattr(config, "_initcore_benchmark_json", None)
-    if target is None:
+    storage, target = config.stash.get(_JSON_KEY, (None, None))
+    if storage is None:
         return
-    handle = config.option.benchmark_json
-    handle.close()
-    tmp = Path(handle.name)
-    if tmp.exists() and tmp.stat().st_size > 0:
-        os.replace(tmp, target)  # atomic: the JSON is there whole or not at all
-    else:
-        tmp.unlink(missing_ok=True)  # no benchmark ran (e.g. under xdist): no empty file
+    saved = sorted(storage.glob("*/*_initcore.json"))  # <machine id>/<counter>_initcore.json
+    if saved:
+        os.replace(saved[-1], target)  # same file system: atomic, the JSON is whole or absent
+    shutil.rmtree(storage, ignore_errors=True)  # no benchmark ran (e.g. under xdist): no file

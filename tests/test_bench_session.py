@@ -1,0 +1,63 @@
+"""`pytest bench` end to end, in a child pytest, as a user runs it.
+
+The crash this guards against: pytest-benchmark 5.3 takes `--benchmark-json` as a path where
+earlier releases took an open file, and the suite handed it a file object; every test passed and
+the session died in pytest-benchmark's save_json with a traceback. Whatever pytest-benchmark is
+installed, the session must end cleanly and leave a parseable `benchmark.json` in the run folder.
+Small on purpose: one seed, the he_normal cells (both smoke experiments still train, ~15 s).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_bench(*args: str, report_dir: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider",
+               "--report-dir", str(report_dir), *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def the_run_folder(report_dir: Path) -> Path:
+    folders = [p for p in report_dir.iterdir() if p.is_dir()]
+    assert len(folders) == 1, f"expected one run folder in {report_dir}: {folders}"
+    return folders[0]
+
+
+def test_bench_session_leaves_benchmark_json(tmp_path: Path) -> None:
+    proc = run_bench("--seeds", "1", "-k", "he_normal", report_dir=tmp_path)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"pytest bench failed (exit {proc.returncode}):\n{output[-4000:]}"
+    assert "Traceback" not in output, f"a traceback in the session:\n{output[-4000:]}"
+    run = the_run_folder(tmp_path)
+    saved = json.loads((run / "benchmark.json").read_text())
+    names = [b["name"] for b in saved["benchmarks"]]
+    assert any("he_normal" in name for name in names), f"he_normal's timing missing: {names}"
+    assert all(b["stats"]["data"] for b in saved["benchmarks"]), "raw timings should be kept"
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == [], (
+        f"pytest-benchmark's private storage left behind in {run}: {list(run.iterdir())}")
+    assert {"epochs.csv", "summary.csv"} <= {p.name for p in run.iterdir()}
+
+
+@pytest.mark.parametrize("option", ["--benchmark-json", "--benchmark-autosave"])
+def test_bench_session_leaves_user_routed_json_alone(tmp_path: Path, option: str) -> None:
+    """A user who routes pytest-benchmark's output gets it where they asked, and the run folder
+    gets no second copy."""
+    target = tmp_path / "mine.json"
+    storage = tmp_path / "storage"
+    args = ([option, str(target)] if option == "--benchmark-json"
+            else [option, "--benchmark-storage", str(storage)])
+    proc = run_bench(*args, "-k", "init_cost and he_normal", report_dir=tmp_path / "reports")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Traceback" not in output, output[-4000:]
+    written = [target] if option == "--benchmark-json" else sorted(storage.glob("*/*.json"))
+    assert written and all(json.loads(p.read_text())["benchmarks"] for p in written), (
+        f"no JSON where {option} asked: {list(tmp_path.rglob('*.json'))}")
+    assert not list((tmp_path / "reports").rglob("benchmark.json")), "a second copy was made"

@@ -72,7 +72,7 @@ def probe_model(model: nn.Sequential, x: Tensor, y: Tensor) -> dict[str, list[fl
     slopes: list[Tensor] = []  # phi'(z_l), elementwise (every activation here is elementwise)
     h = x
     for module in model:
-        if not isinstance(module, (nn.Linear, nn.Flatten)):  # an activation module
+        if not isinstance(module, nn.Linear | nn.Flatten):  # an activation module
             z = h.detach().requires_grad_()
             slopes.append(torch.autograd.grad(module(z).sum(), z)[0])
         h = module(h)

@@ -35,7 +35,7 @@ def test_mlp_layers_alternate_linear_and_activation(activation: str) -> None:
     linears = linear_layers(model)
     assert [(m.in_features, m.out_features) for m in linears] == \
         [(784, 32), (32, 16), (16, 8), (8, 10)], f"{activation}: wrong layer sizes {linears}"
-    kinds = [type(m) for m in model if not isinstance(m, (nn.Linear, nn.Flatten))]
+    kinds = [type(m) for m in model if not isinstance(m, nn.Linear | nn.Flatten)]
     expected = MODULES[activation]
     assert kinds == [expected] * 3, f"{activation}: one {expected.__name__} after each hidden layer"
     assert isinstance(model[-1], nn.Linear), f"{activation}: the last layer must output logits"

@@ -1,20 +1,28 @@
 """Baseline comparison: is the current run worse than the committed baseline beyond noise?
 
-Accuracy rule (per dataset and initializer, on the final test accuracy over seeds): with baseline
-mean/std/n ``(m_b, s_b, n_b)`` and current ``(m_c, s_c, n_c)``, the standard error of the
-difference is ``se = sqrt(s_b^2/n_b + s_c^2/n_c)`` (Welch). A regression is flagged when
+Accuracy rule. Each cell (experiment, dataset, model, init) present in both reports gives one
+test per accuracy metric: the final test accuracy over seeds and, where both reports have it and
+ran more than one epoch, the epoch-1 accuracy (``acc1_*``: a slow start is a regression even when
+the final accuracy catches up -- He x 0.01 on full MNIST ends ~0.5 point under He, inside the
+noise, but is still at the constant prediction, 11.35%, after epoch 1, where He is at 95.4%).
+With baseline mean/std/n ``(m_b, s_b, n_b)`` and current ``(m_c, s_c, n_c)``, each test is a
+one-sided Welch t-test of "the current mean is lower" (``scipy.stats.ttest_ind_from_stats``, exact
+Student t with the Welch-Satterthwaite degrees of freedom: with 3 seeds a side there are only ~4,
+and a normal approximation would under-state the tails several-fold). A metric regresses when
 
-    m_b - m_c > max(K_SIGMA * se, MIN_ACC_DROP)        or        more seeds diverged than before.
+    m_b - m_c > MIN_ACC_DROP    and    its p-value is rejected by Holm's step-down procedure
+                                       at family-wise level ALPHA over every test of the comparison,
 
-The same rule applies to the epoch-1 accuracy (``acc1_mean``/``acc1_std``) where both reports
-have it and ran more than one epoch: a slow start is a regression even when the final accuracy
-catches up (He x 0.01 on full MNIST ends ~0.5 point under He, inside the final-accuracy noise, but
-is still at the constant prediction, 11.35%, after epoch 1, where He is at 95.4%).
+or when more seeds diverged than in the baseline. Holm (1979) keeps the probability of even one
+false alarm in the whole comparison at most ALPHA, whatever the dependence between the tests:
+a nightly comparison holds ~120 tests (59 cells, two metrics each), and a per-test rate of 1-2%
+(the former 3-standard-error rule with 3 seeds a side) would raise a false alarm most nights.
+The absolute floor keeps deterministic cells (std 0, e.g. ``zeros``: se = 0, p = 0) from
+alarming on a last-digit change, as a change of CPU (other kernels, other rounding) brings.
 
-For normal noise, a drop beyond 3 standard errors happens by chance with probability 0.13%
-one-sided (with only 3 seeds a side, where se itself is estimated, Student's t with ~4 degrees of
-freedom puts it near 2%); the absolute floor keeps deterministic cells (std 0, e.g. ``zeros``)
-from alarming on a last-digit change.
+A caller that judges cells one at a time (``pytest bench``: one test per cell) passes
+``family_size`` = the number of tests of the whole comparison; Holm's threshold for a lone test
+is then Bonferroni's, ALPHA / family_size, which keeps the same family-wise guarantee.
 
 Throughput rule: model-epochs per second divided by the matmul rate measured in the same run
 (``matmul_gflops``, see :mod:`initcore.speed`) -- a machine-independent "epochs per GFLOP". It is a
@@ -30,23 +38,40 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from scipy import stats
 
 from .reports import SUMMARY_FILE, ReportError, load
 
-K_SIGMA = 3.0  # standard errors a mean may drop before it is a regression
+ALPHA = 0.01  # family-wise false-alarm rate of one whole comparison (Holm): 1 night in 100
 MIN_ACC_DROP = 0.005  # absolute accuracy (0.5 point) below which a drop is never flagged
 MAX_THROUGHPUT_DROP = 0.50  # relative fall of calibrated throughput that is flagged (2x slower;
 # shared CI machines swing by tens of percent between the calibration and the training)
 EXIT_REGRESSION = 1
+METRICS = (("acc", "accuracy"), ("acc1", "epoch-1 accuracy (slow start)"))  # (prefix, name)
+
+
+@dataclass(frozen=True)
+class DropTest:
+    """One metric of one cell: the mean drop from baseline to current and its Welch p-value."""
+
+    what: str  # "accuracy" or "epoch-1 accuracy (slow start)"
+    base_mean: float
+    cur_mean: float
+    p_value: float  # one-sided: P(a drop this large | same distribution); 0 if both stds are 0
+
+    @property
+    def drop(self) -> float:
+        return self.base_mean - self.cur_mean
 
 
 @dataclass(frozen=True)
 class Verdict:
     init: str
     dataset: str
-    accuracy_regressed: bool  # mean accuracy dropped beyond noise, or more seeds diverged
+    accuracy_regressed: bool  # a mean accuracy dropped beyond noise, or more seeds diverged
     throughput_regressed: bool  # calibrated throughput fell below (1 - MAX_THROUGHPUT_DROP)
     message: str
+    tests: tuple[DropTest, ...] = ()  # the accuracy tests behind the verdict
 
     @property
     def regressed(self) -> bool:
@@ -74,28 +99,105 @@ def key_columns(*tables: pd.DataFrame) -> list[str]:
     return [c for c in wanted if all(c in t.columns for t in tables)]
 
 
-def compare(baseline: pd.DataFrame, current: pd.DataFrame) -> list[Verdict]:
-    """One verdict per cell (experiment, dataset, model, init) present in both tables."""
+def welch_p_value(base_mean: float, base_std: float, base_n: int,
+                  cur_mean: float, cur_std: float, cur_n: int) -> float:
+    """One-sided Welch t-test p-value of "the current mean is below the baseline's".
+
+    A side with one seed (std NaN) or identical seeds (std 0) adds no variance; when neither side
+    has any, the difference is exact: p = 0 for a drop, 1 otherwise.
+    """
+    base_std = 0.0 if pd.isna(base_std) else float(base_std)
+    cur_std = 0.0 if pd.isna(cur_std) else float(cur_std)
+    if base_std == 0 and cur_std == 0:
+        return 0.0 if base_mean > cur_mean else 1.0
+    # A zero-variance side enters Welch's degrees of freedom as 0 / (n - 1): give it n >= 2.
+    base_n = int(base_n) if base_std > 0 else max(int(base_n), 2)
+    cur_n = int(cur_n) if cur_std > 0 else max(int(cur_n), 2)
+    result = stats.ttest_ind_from_stats(base_mean, base_std, base_n, cur_mean, cur_std, cur_n,
+                                        equal_var=False, alternative="greater")
+    return float(result.pvalue)
+
+
+def holm_rejections(p_values: list[float], alpha: float = ALPHA,
+                    family_size: int | None = None) -> list[bool]:
+    """Holm's step-down procedure: which hypotheses are rejected at family-wise level ``alpha``.
+
+    Sorted ascending, p_(k) (k = 1..m) is rejected while p_(k) <= alpha / (m - k + 1); the first
+    that is not stops it. ``family_size`` (>= len(p_values)) counts tests judged elsewhere, so a
+    caller that sees part of the family stays conservative. Written out here because scipy has
+    only Benjamini-Hochberg (false discovery rate, not family-wise).
+    """
+    m = max(len(p_values), family_size or 0)
+    rejected = [False] * len(p_values)
+    for rank, index in enumerate(sorted(range(len(p_values)), key=lambda i: p_values[i])):
+        if not p_values[index] <= alpha / (m - rank):
+            break
+        rejected[index] = True
+    return rejected
+
+
+def count_tests(baseline: pd.DataFrame, current: pd.DataFrame | None = None) -> int:
+    """The number of accuracy tests a comparison of these tables makes (cells x metrics): the
+    family size for Holm. Without ``current``, every cell of the baseline counts."""
+    base_rows, cur_rows = (baseline, baseline) if current is None else _pairs(baseline, current)
+    return sum(len(_metrics(base_rows.iloc[i], cur_rows.iloc[i])) for i in range(len(base_rows)))
+
+
+def _pairs(baseline: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The baseline rows present in current, and current's rows in the same order."""
     keys = key_columns(baseline, current)
-    verdicts = []
+    base = baseline.drop_duplicates(keys, keep="last")
     newest = current.drop_duplicates(keys, keep="last").set_index(keys)  # history: newest run
-    for _, base in baseline.drop_duplicates(keys, keep="last").iterrows():
-        key = tuple(base[k] for k in keys)
-        if key not in newest.index:
-            continue
-        verdicts.append(_judge(base, newest.loc[key], base["dataset"], base["init"]))
-    return verdicts
+    present = [tuple(row[k] for k in keys) in newest.index for _, row in base.iterrows()]
+    base = base[present]
+    cur = newest.loc[[tuple(row[k] for k in keys) for _, row in base.iterrows()]].reset_index()
+    return base.reset_index(drop=True), cur
 
 
-def _judge(base: pd.Series, cur: pd.Series, dataset: str, init: str) -> Verdict:
+def _metrics(base: pd.Series, cur: pd.Series) -> list[tuple[str, str]]:
+    """The metrics both rows can be judged on: final accuracy, and epoch 1 where both have it
+    (baselines written before acc1_* existed lack it) and ran more than one epoch."""
+    metrics = [METRICS[0]]
+    if _has(base, "acc1_mean") and _has(cur, "acc1_mean") and min(base["epochs"],
+                                                                  cur["epochs"]) > 1:
+        metrics.append(METRICS[1])
+    return metrics
+
+
+def _drop_test(base: pd.Series, cur: pd.Series, prefix: str, what: str) -> DropTest:
+    p = welch_p_value(base[f"{prefix}_mean"], base[f"{prefix}_std"], base["n_seeds"],
+                      cur[f"{prefix}_mean"], cur[f"{prefix}_std"], cur["n_seeds"])
+    return DropTest(what, float(base[f"{prefix}_mean"]), float(cur[f"{prefix}_mean"]), p)
+
+
+def compare(baseline: pd.DataFrame, current: pd.DataFrame, *, alpha: float = ALPHA,
+            family_size: int | None = None) -> list[Verdict]:
+    """One verdict per cell (experiment, dataset, model, init) present in both tables; the
+    accuracy tests of all cells form one family for Holm's procedure (see the module doc)."""
+    base_rows, cur_rows = _pairs(baseline, current)
+    cells = [(base, cur_rows.iloc[i]) for i, (_, base) in enumerate(base_rows.iterrows())]
+    tests = [[_drop_test(b, c, prefix, what) for prefix, what in _metrics(b, c)]
+             for b, c in cells]
+    flat = [t for cell_tests in tests for t in cell_tests]
+    rejected = iter(holm_rejections([t.p_value for t in flat], alpha, family_size))
+    significant = [[next(rejected) for _ in cell_tests] for cell_tests in tests]
+    return [_judge(b, c, cell_tests, flags, alpha)
+            for (b, c), cell_tests, flags in zip(cells, tests, significant)]
+
+
+def _judge(base: pd.Series, cur: pd.Series, tests: list[DropTest], significant: list[bool],
+           alpha: float) -> Verdict:
+    init, dataset = base["init"], base["dataset"]
     problems = []
     if int(cur["n_diverged"]) > int(base["n_diverged"]):
         problems.append(f"diverged {int(cur['n_diverged'])}/{int(cur['n_seeds'])} seeds "
                         f"(baseline {int(base['n_diverged'])})")
-    problems += _mean_drop(base, cur, "acc", "accuracy")
-    if _has(base, "acc1_mean") and _has(cur, "acc1_mean") and min(base["epochs"],
-                                                                  cur["epochs"]) > 1:
-        problems += _mean_drop(base, cur, "acc1", "epoch-1 accuracy (slow start)")
+    for test, flagged in zip(tests, significant):
+        if flagged and pd.notna(test.drop) and test.drop > MIN_ACC_DROP:
+            problems.append(f"{test.what} {100 * test.cur_mean:.2f}% vs baseline "
+                            f"{100 * test.base_mean:.2f}%: drop {100 * test.drop:.2f} pt "
+                            f"(> {100 * MIN_ACC_DROP:g} pt), Welch p = {test.p_value:.1e} "
+                            f"(Holm, family-wise alpha {alpha:g})")
     accuracy_regressed = bool(problems)
     t_base, t_cur = calibrated_throughput(base), calibrated_throughput(cur)
     throughput_regressed = bool(pd.notna(t_base) and pd.notna(t_cur)
@@ -105,32 +207,15 @@ def _judge(base: pd.Series, cur: pd.Series, dataset: str, init: str) -> Verdict:
                         f"(limit {1 - MAX_THROUGHPUT_DROP:.2f}x)")
     if problems:
         return Verdict(init, dataset, accuracy_regressed, throughput_regressed,
-                       f"{init} ({dataset}) REGRESSED: " + "; ".join(problems))
+                       f"{init} ({dataset}) REGRESSED: " + "; ".join(problems), tuple(tests))
     acc = (f"{100 * cur['acc_mean']:.2f}% vs {100 * base['acc_mean']:.2f}%"
            if pd.notna(cur["acc_mean"]) else "n/a")
-    return Verdict(init, dataset, False, False, f"{init} ({dataset}) ok: {acc}")
-
-
-def _mean_drop(base: pd.Series, cur: pd.Series, prefix: str, what: str) -> list[str]:
-    """[problem] if the mean ``{prefix}_mean`` dropped beyond max(K_SIGMA se, MIN_ACC_DROP)."""
-    se = math.sqrt(_var(base, prefix) / base["n_seeds"] + _var(cur, prefix) / cur["n_seeds"])
-    drop = base[f"{prefix}_mean"] - cur[f"{prefix}_mean"]
-    limit = max(K_SIGMA * se, MIN_ACC_DROP)
-    if pd.notna(drop) and drop > limit:
-        return [f"{what} {100 * cur[f'{prefix}_mean']:.2f}% vs baseline "
-                f"{100 * base[f'{prefix}_mean']:.2f}%: drop {100 * drop:.2f} pt > "
-                f"limit {100 * limit:.2f} pt (max({K_SIGMA:g} se, {100 * MIN_ACC_DROP:g}))"]
-    return []
+    return Verdict(init, dataset, False, False, f"{init} ({dataset}) ok: {acc}", tuple(tests))
 
 
 def _has(row: pd.Series, column: str) -> bool:
     """``row`` has ``column`` with a value: baselines written before a column existed lack it."""
     return column in row.index and pd.notna(row[column])
-
-
-def _var(row: pd.Series, prefix: str = "acc") -> float:
-    std = row[f"{prefix}_std"]
-    return 0.0 if pd.isna(std) else float(std) ** 2
 
 
 def comparison_table(baseline: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
@@ -141,6 +226,7 @@ def comparison_table(baseline: pd.DataFrame, current: pd.DataFrame) -> pd.DataFr
         current.drop_duplicates(keys, keep="last")[cols], on=keys, suffixes=("_base", "_cur"))
     merged["drop_pt"] = 100 * (merged["acc_mean_base"] - merged["acc_mean_cur"])
     verdicts = compare(baseline, current)  # same order: baseline rows present in current
+    merged["p_min"] = [min((t.p_value for t in v.tests), default=math.nan) for v in verdicts]
     merged["verdict"] = ["REGRESSED" if v.regressed else "ok" for v in verdicts]
     return merged
 
@@ -162,5 +248,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if verdict.regressed:
             print(verdict.message)
     regressions = sum(v.regressed for v in verdicts)
-    print(f"{regressions} regression(s) in {len(verdicts)} initializer(s)")
+    print(f"{regressions} regression(s) in {len(verdicts)} initializer(s) "
+          f"({count_tests(baseline, current)} accuracy tests, Holm, family-wise alpha {ALPHA:g})")
     return EXIT_REGRESSION if regressions else 0

@@ -1,8 +1,9 @@
 """`initcore compare BASELINE CURRENT`: a regression is an accuracy drop beyond seed noise.
 
-The rule (initcore.regression): flag when m_base - m_cur > max(3 se, 0.5 point) with
-se = sqrt(s_base^2/n_base + s_cur^2/n_cur), or when more seeds diverged than in the baseline.
-With acc_std 0.01 and 3 seeds a side, se = 0.0082: 3 se = 2.45 points.
+The rule (initcore.regression): flag when m_base - m_cur > 0.5 point and the one-sided Welch
+t-test p-value of the drop is rejected by Holm's procedure at family-wise level ALPHA over all
+the comparison's tests, or when more seeds diverged than in the baseline. With acc_std 0.01 and
+3 seeds a side, se = sqrt(s_b^2/n_b + s_c^2/n_c) = 0.0082 and Welch's df = 4.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from initcore import cli, regression, reports
 
@@ -129,3 +131,47 @@ def test_compare_old_baseline_without_epoch1_columns(tmp_path: Path, capsys) -> 
     acc1 = {"he_normal": 0.5, "xavier_normal": 0.5, "zeros": 0.1}  # would fail if compared
     code, out = compare_cli(tmp_path, capsys, old, with_epoch1(summary(BASE), acc1))
     assert code == 0, f"no epoch-1 columns in the baseline: final rule only, exit {code}:\n{out}"
+
+
+def test_welch_p_value_is_the_exact_t_tail() -> None:
+    """3 seeds a side, std 0.01 each: df = 4 exactly, and p is Student t's upper tail there
+    (a normal approximation would give 1.3e-3 for t = 3 instead of t(4)'s 2.0e-2)."""
+    p = regression.welch_p_value(0.97, STD, N_SEEDS, 0.97 - 3 * SE, STD, N_SEEDS)
+    assert p == pytest.approx(stats.t.sf(3.0, 4), rel=1e-9), p
+    assert regression.welch_p_value(0.97, STD, 3, 0.98, STD, 3) > 0.5, "a gain is no drop"
+
+
+def test_welch_p_value_deterministic_and_single_seed_sides() -> None:
+    assert regression.welch_p_value(0.1135, 0.0, 3, 0.1134, 0.0, 3) == 0.0, "exact drop"
+    assert regression.welch_p_value(0.1135, 0.0, 3, 0.1135, 0.0, 3) == 1.0, "no drop"
+    # one seed (std NaN) on one side: the other side's variance alone, df = n - 1 = 2
+    p = regression.welch_p_value(0.97, float("nan"), 1, 0.97 - 3 * STD / math.sqrt(3), STD, 3)
+    assert p == pytest.approx(stats.t.sf(3.0, 2), rel=1e-9), p
+
+
+def test_holm_step_down() -> None:
+    # m = 4, alpha 0.01: thresholds 0.0025, 0.00333, 0.005, 0.01 for the sorted p-values.
+    assert regression.holm_rejections([0.002, 0.003, 0.2, 0.0049]) == [True, True, False, True]
+    # the first non-rejection stops the procedure, even if a later p would pass its threshold
+    assert regression.holm_rejections([0.003, 0.004, 0.0049, 0.009]) == [False] * 4
+    # a caller that sees part of the family: one p judged against alpha / family_size
+    assert regression.holm_rejections([0.001], family_size=5) == [True]
+    assert regression.holm_rejections([0.003], family_size=5) == [False]
+
+
+def test_family_size_makes_the_rule_stricter(tmp_path: Path) -> None:
+    """A 4-se drop (p = 8e-3 at df 4) regresses alone, but not as one of 120 tests (the size of a
+    nightly comparison): what keeps one night's false-alarm rate at ALPHA."""
+    base = summary(BASE)
+    current = summary({**BASE, "he_normal": BASE["he_normal"] - 4 * SE})
+    alone = regression.compare(base[base.init == "he_normal"], current[current.init == "he_normal"])
+    nightly = regression.compare(base[base.init == "he_normal"],
+                                 current[current.init == "he_normal"], family_size=120)
+    assert alone[0].regressed and not nightly[0].regressed, (alone, nightly)
+
+
+def test_count_tests_counts_cells_times_metrics() -> None:
+    base = with_epoch1(summary(BASE), {"he_normal": 0.95, "xavier_normal": 0.95, "zeros": 0.1})
+    assert regression.count_tests(base) == 6
+    assert regression.count_tests(summary(BASE)) == 3  # no acc1 columns: final accuracy only
+    assert regression.count_tests(base, summary({"he_normal": 0.97})) == 1

@@ -73,11 +73,14 @@ def _record(benchmark, models: int, flops: float, calibration: float) -> None:
         fraction_of_matmul=models * flops / seconds / 1e9 / calibration)
 
 
-def test_throughput_notebook_loop(timed, throughput_setup):
-    """One epoch of the seed notebook's DataLoader loop (per-sample PIL transforms), 1 model."""
+@pytest.mark.parametrize("workers", [2, 0], ids=["notebook-workers=2", "workers=0"])
+def test_throughput_notebook_loop(workers, timed, throughput_setup):
+    """One epoch of the seed notebook's DataLoader loop (per-sample PIL transforms), 1 model:
+    with its own num_workers=2, and with none (the best plain DataLoader loop on 2 cores)."""
     dataset, config, flops, calibration = throughput_setup
     timed.group = "throughput"
-    timed.pedantic(notebook_epoch, args=(dataset, config), rounds=1, iterations=1)
+    timed.pedantic(notebook_epoch, args=(dataset, config), kwargs={"num_workers": workers},
+                   rounds=1, iterations=1)
     _record(timed, 1, flops, calibration)
 
 

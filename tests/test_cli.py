@@ -178,9 +178,11 @@ def test_cli_speed_writes_the_throughput_table(workdir: Path, capsys) -> None:
     assert code == 0, f"initcore speed failed: {err}"
     assert "matmul calibration" in out and "notebook DataLoader loop" in out, out
     table = pd.read_csv(workdir / "r" / "s" / "speed.csv")
-    assert table["method"].tolist() == ["notebook DataLoader loop", "train(), one model at a time",
+    assert table["method"].tolist() == ["notebook DataLoader loop (num_workers=2)",
+                                        "DataLoader loop, num_workers=0",
+                                        "train(), one model at a time",
                                         "train_grid(), all models at once"]
-    assert table["models"].tolist() == [1, 4, 4]
+    assert table["models"].tolist() == [1, 1, 4, 4]
     assert (table["seconds"] > 0).all() and (table["matmul_gflops"] > 0).all(), table
     # Ratios, recomputed from the table's own columns.
     rate = table["models"] / table["seconds"]

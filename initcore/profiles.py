@@ -67,6 +67,12 @@ ALL = tuple(list_initializers())
 
 _TRAINS = "a variance-preserving scale lets a 3-layer ReLU net train fast"
 _SMOKE_SRC = "mnist-5k, 3 epochs, seeds 0-9 (initcore run --seeds 10)"
+# Kernel perturbations: the same 10 seeds re-run under ATEN_CPU_CAPABILITY=default, =avx2,
+# OMP_NUM_THREADS=1, =2, and avx2 + MKL_ENABLE_INSTRUCTIONS=AVX2 + one thread (the closest this
+# AVX-512 machine comes to an AVX2-only CPU). Each changes which kernels and reduction orders run
+# (OMP_NUM_THREADS=2 is this 2-core machine's default and gave identical numbers); 54 of the 130
+# cells changed under the portable kernels, by up to 0.6 point for the schemes that train.
+_PERTURBED = "5 kernel perturbations x seeds 0-9"
 
 
 def _high(min_acc: float, measured: str, why: str = _TRAINS) -> tuple[Bound, ...]:
@@ -76,28 +82,43 @@ def _high(min_acc: float, measured: str, why: str = _TRAINS) -> tuple[Bound, ...
 SMOKE_BOUNDS: dict[str, tuple[Bound, ...]] = {
     # A constant predictor scores the share of its class: exactly 10% on the balanced test split.
     "zeros": (Bound(max_acc=0.101, why="W=b=0: hidden gradients are exactly 0, only the output "
-                    "bias learns -> constant prediction", measured=f"{_SMOKE_SRC}: 10.00% all"),),
+                    "bias learns -> constant prediction", measured=f"{_SMOKE_SRC}: 10.00% all; "
+                    f"{_PERTURBED}: 10.00% all"),),
     "seed_zero": (Bound(max_acc=0.15, why="W=0 with random biases: every hidden unit ignores the "
                         "input until W2 moves; stays at chance in 189 steps",
-                        measured=f"{_SMOKE_SRC}: 10.00% all seeds, also after 5 epochs"),),
-    "random_large": (Bound(max_acc=0.15, may_diverge=True, why="N(0,1): pre-activations grow "
-                           "~sqrt(fan_in/2) per layer, saturated logits, dead units",
-                           measured=f"{_SMOKE_SRC}: mean 10.09, std 0.28, max 10.9"),),
+                        measured=f"{_SMOKE_SRC}: 10.00% all seeds, also after 5 epochs; "
+                        f"{_PERTURBED}: 10.00% all"),),
+    "random_large": (Bound(max_acc=0.30, may_diverge=True, why="N(0,1): pre-activations grow "
+                           "~sqrt(fan_in/2) per layer; the first steps (loss ~1500) kill almost "
+                           "every hidden ReLU, and the few survivors learn little",
+                           measured=f"{_SMOKE_SRC}: mean 10.09, std 0.28, max 10.9; "
+                           f"{_PERTURBED}: 10.00% but seed 6 under the portable kernels "
+                           "(ATEN_CPU_CAPABILITY=default), 16.4%: some units survived there"),),
     "random_normal": (Bound(min_acc=0.50, max_acc=0.75, why="N(0,0.01^2): the signal shrinks "
                             "~10x per layer, so it learns, but far slower than He/Xavier",
-                            measured=f"{_SMOKE_SRC}: mean 63.17, std 2.30, min 58.9, max 67.0"),),
-    "torch_default": _high(0.82, f"{_SMOKE_SRC}: mean 87.46, std 1.03, min 85.6",
-                           "Var=1/(3 fan_in) shrinks the signal but 3 layers still train"),
-    "xavier_uniform": _high(0.85, f"{_SMOKE_SRC}: mean 89.46, std 0.82, min 87.9"),
-    "xavier_normal": _high(0.85, f"{_SMOKE_SRC}: mean 89.65, std 0.99, min 88.6"),
-    "he_uniform": _high(0.85, f"{_SMOKE_SRC}: mean 89.79, std 0.92, min 88.3"),
-    "he_normal": _high(0.85, f"{_SMOKE_SRC}: mean 90.01, std 0.91, min 88.8"),
-    "lecun_normal": _high(0.85, f"{_SMOKE_SRC}: mean 88.86, std 0.74, min 87.9"),
-    "orthogonal": _high(0.85, f"{_SMOKE_SRC}: mean 88.80, std 0.78, min 87.5"),
-    "lsuv": _high(0.85, f"{_SMOKE_SRC}: mean 89.40, std 1.00, min 87.7"),
-    "seed_random": _high(0.85, f"{_SMOKE_SRC}: mean 89.52, std 0.81, min 88.3"),
+                            measured=f"{_SMOKE_SRC}: mean 63.17, std 2.30, min 58.9, max 67.0; "
+                            f"{_PERTURBED}: min 58.9, max 67.0"),),
+    "torch_default": _high(0.82, f"{_SMOKE_SRC}: mean 87.46, std 1.03, min 85.6; {_PERTURBED}: "
+                           "min 85.5", "Var=1/(3 fan_in) shrinks the signal but 3 layers still "
+                           "train"),
+    "xavier_uniform": _high(0.85, f"{_SMOKE_SRC}: mean 89.46, std 0.82, min 87.9; {_PERTURBED}: "
+                            "min 87.9"),
+    "xavier_normal": _high(0.85, f"{_SMOKE_SRC}: mean 89.65, std 0.99, min 88.6; {_PERTURBED}: "
+                           "min 88.0"),
+    "he_uniform": _high(0.85, f"{_SMOKE_SRC}: mean 89.79, std 0.92, min 88.3; {_PERTURBED}: "
+                        "min 88.2"),
+    "he_normal": _high(0.85, f"{_SMOKE_SRC}: mean 90.01, std 0.91, min 88.8; {_PERTURBED}: "
+                       "min 88.6"),
+    "lecun_normal": _high(0.85, f"{_SMOKE_SRC}: mean 88.86, std 0.74, min 87.9; {_PERTURBED}: "
+                          "min 87.9"),
+    "orthogonal": _high(0.85, f"{_SMOKE_SRC}: mean 88.80, std 0.78, min 87.5; {_PERTURBED}: "
+                        "min 87.4"),
+    "lsuv": _high(0.85, f"{_SMOKE_SRC}: mean 89.40, std 1.00, min 87.7; {_PERTURBED}: min 87.6"),
+    "seed_random": _high(0.85, f"{_SMOKE_SRC}: mean 89.52, std 0.81, min 88.3; {_PERTURBED}: "
+                         "min 88.3"),
 }
-# Every lower bound sits >= 2 points under the lowest of 10 seeds and >= 3.5 std under the mean.
+# Every lower bound sits >= 2 points under the lowest of the 60 (seed, kernel) runs and >= 3.5
+# std under the mean.
 
 _SEED_SRC = "full MNIST, seed recipe, seeds 0-2 (initcore run --dataset mnist --seeds 3)"
 _CONSTANT = ("a constant predictor scores at most the largest class share: 11.35% ('1') "

@@ -10,6 +10,7 @@ is given: it is written to a temporary file and renamed into place when pytest e
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -34,6 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="fail (not just warn) when calibrated throughput regresses vs baseline")
     group.addoption("--update-baseline", action="store_true",
                     help="write this run's summary as the profile's new baseline")
+    group.addoption("--no-baseline", action="store_true",
+                    help="skip the regression checks (reported as skipped) instead of failing "
+                         "when the profile has no baseline")
 
 
 def run_dir(config: pytest.Config) -> Path:
@@ -53,7 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER") or not _is_bench_session(config):
         return
     from initcore import profiles
-    from initcore.reports import ReportError, check_writable
+    from initcore.reports import ReportError, check_new_run, claim_run_dir
     from initcore.train import check_device
 
     # Options checked here, not at collection (where pytest would report one error per module).
@@ -65,17 +69,53 @@ def pytest_configure(config: pytest.Config) -> None:
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
     except ValueError as e:
         raise pytest.UsageError(str(e)) from e
-    folder = run_dir(config)
     try:
-        check_writable(folder)
+        folder = run_dir(config)
+        # One session per run folder: a reused id is refused (xdist workers inherit the id
+        # through INITCORE_RUN_ID and never get here).
+        claim_run_dir(check_new_run(folder.parent, folder.name))
+        baseline = Path(config.getoption("baseline_dir"))
+        if baseline.exists() and not baseline.is_dir():
+            raise ReportError(f"--baseline-dir {baseline} is not a folder")
     except ReportError as e:
         raise pytest.UsageError(str(e)) from e
+    config._initcore_run_dir = folder
     if hasattr(config.option, "benchmark_json") and config.option.benchmark_json is None:
         config.option.benchmark_json = open(folder / ".benchmark.json.tmp", "wb")
         config._initcore_benchmark_json = folder / "benchmark.json"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    _save_benchmark_json(config)
+    folder = getattr(config, "_initcore_run_dir", None)
+    if folder is not None:
+        _finish_run(config, folder)
+
+
+def _finish_run(config: pytest.Config, folder: Path) -> None:
+    """Mark the session's run folder complete (run.json, last) and only then append its summary
+    to the history; a session that trained nothing leaves no folder, an interrupted one leaves
+    its folder without run.json (incomplete)."""
+    from initcore import reports
+
+    status = getattr(config, "_initcore_exitstatus", None)
+    summary = folder / reports.SUMMARY_FILE
+    if not summary.is_file():
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # empty: nothing was trained (collect-only, usage error, -k none)
+        return
+    if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return  # interrupted or broken: the folder stays incomplete (no run.json)
+    reports.mark_complete(folder, profile=config.getoption("profile"), exitstatus=int(status))
+    reports.append_history(reports.read_text_csv(summary),
+                           folder.parent / reports.HISTORY_FILE)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config._initcore_exitstatus = exitstatus
+
+
+def _save_benchmark_json(config: pytest.Config) -> None:
     target = getattr(config, "_initcore_benchmark_json", None)
     if target is None:
         return

@@ -287,7 +287,7 @@ def clean_stale_temps(folder: str | Path, max_age: float = STALE_TEMP_SECONDS) -
             parts = tmp.name.split(".")
             host, pid = (parts[-4], parts[-3]) if len(parts) >= 5 else ("", "")
             gone = host == _HOST and pid.isdigit() and not _alive(int(pid))
-            if (gone and age > 1.0) or age > max_age:
+            if gone or age > max_age:
                 if tmp.is_dir() and not tmp.is_symlink():
                     continue  # not ours: we only ever write temp files
                 tmp.unlink()

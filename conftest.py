@@ -81,7 +81,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(e)) from e
     config._initcore_run_dir = folder
     if hasattr(config.option, "benchmark_json") and config.option.benchmark_json is None:
-        config.option.benchmark_json = open(folder / ".benchmark.json.tmp", "wb")
+        # pytest-benchmark < 5 takes an open file, >= 5 a path (it opens the file itself).
+        tmp = folder / ".benchmark.json.tmp"
+        config.option.benchmark_json = _benchmark_json_target(tmp)
         config._initcore_benchmark_json = folder / "benchmark.json"
 
 
@@ -100,19 +102,30 @@ def _finish_run(config: pytest.Config, folder: Path) -> None:
 
     status = getattr(config, "_initcore_exitstatus", None)
     summary = folder / reports.SUMMARY_FILE
-    if not summary.is_file():
+    if not any(p for p in folder.iterdir() if not p.name.startswith(".")):
         with contextlib.suppress(OSError):
-            folder.rmdir()  # empty: nothing was trained (collect-only, usage error, -k none)
+            for lock in folder.glob(".*.lock"):
+                lock.unlink()
+            folder.rmdir()  # nothing was written (collect-only, usage error, -k none)
         return
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return  # interrupted or broken: the folder stays incomplete (no run.json)
     reports.mark_complete(folder, profile=config.getoption("profile"), exitstatus=int(status))
-    reports.append_history(reports.read_text_csv(summary),
-                           folder.parent / reports.HISTORY_FILE)
+    if summary.is_file():
+        reports.append_history(reports.read_text_csv(summary),
+                               folder.parent / reports.HISTORY_FILE)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config._initcore_exitstatus = exitstatus
+
+
+def _benchmark_json_target(tmp: Path):
+    """What this pytest-benchmark's --benchmark-json holds: a path (>= 5) or an open file."""
+    from importlib.metadata import version
+
+    major = int(version("pytest-benchmark").split(".")[0])
+    return tmp if major >= 5 else open(tmp, "wb")
 
 
 def _save_benchmark_json(config: pytest.Config) -> None:
@@ -120,8 +133,9 @@ def _save_benchmark_json(config: pytest.Config) -> None:
     if target is None:
         return
     handle = config.option.benchmark_json
-    handle.close()
-    tmp = Path(handle.name)
+    if hasattr(handle, "close"):
+        handle.close()
+    tmp = handle if isinstance(handle, Path) else Path(handle.name)
     if tmp.exists() and tmp.stat().st_size > 0:
         os.replace(tmp, target)  # atomic: the JSON is there whole or not at all
     else:

@@ -10,6 +10,7 @@ unless the user routes it (--benchmark-json, --benchmark-save, --benchmark-autos
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -35,6 +36,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="fail (not just warn) when calibrated throughput regresses vs baseline")
     group.addoption("--update-baseline", action="store_true",
                     help="write this run's summary as the profile's new baseline")
+    group.addoption("--no-baseline", action="store_true",
+                    help="skip the regression checks (reported as skipped) instead of failing "
+                         "when the profile has no baseline")
 
 
 def run_dir(config: pytest.Config) -> Path:
@@ -54,7 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER") or not _is_bench_session(config):
         return
     from initcore import profiles
-    from initcore.reports import ReportError, check_writable
+    from initcore.reports import ReportError, check_new_run, claim_run_dir
     from initcore.train import check_device
 
     # Options checked here, not at collection (where pytest would report one error per module).
@@ -66,11 +70,17 @@ def pytest_configure(config: pytest.Config) -> None:
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
     except ValueError as e:
         raise pytest.UsageError(str(e)) from e
-    folder = run_dir(config)
     try:
-        check_writable(folder)
+        folder = run_dir(config)
+        # One session per run folder: a reused id is refused (xdist workers inherit the id
+        # through INITCORE_RUN_ID and never get here).
+        claim_run_dir(check_new_run(folder.parent, folder.name))
+        baseline = Path(config.getoption("baseline_dir"))
+        if baseline.exists() and not baseline.is_dir():
+            raise ReportError(f"--baseline-dir {baseline} is not a folder")
     except ReportError as e:
         raise pytest.UsageError(str(e)) from e
+    config.stash[_RUN_DIR_KEY] = folder
     _route_benchmark_json(config, folder)
 
 
@@ -80,6 +90,8 @@ def pytest_configure(config: pytest.Config) -> None:
 _BENCHMARK_OUTPUTS = ("benchmark_json", "benchmark_save", "benchmark_autosave",
                       "benchmark_compare", "benchmark_compare_fail")
 _JSON_KEY = pytest.StashKey[tuple[Path, Path]]()  # (pytest-benchmark's storage, final JSON path)
+_RUN_DIR_KEY = pytest.StashKey[Path]()  # this session's run folder (controller only)
+_EXIT_KEY = pytest.StashKey[int]()  # the session's exit status, for pytest_unconfigure
 
 
 def _route_benchmark_json(config: pytest.Config, folder: Path) -> None:
@@ -97,7 +109,7 @@ def _route_benchmark_json(config: pytest.Config, folder: Path) -> None:
     config.stash[_JSON_KEY] = (storage, folder / "benchmark.json")
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+def _save_benchmark_json(config: pytest.Config) -> None:
     storage, target = config.stash.get(_JSON_KEY, (None, None))
     if storage is None:
         return
@@ -105,3 +117,36 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if saved:
         os.replace(saved[-1], target)  # same file system: atomic, the JSON is whole or absent
     shutil.rmtree(storage, ignore_errors=True)  # no benchmark ran (e.g. under xdist): no file
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _save_benchmark_json(config)
+    folder = config.stash.get(_RUN_DIR_KEY, None)
+    if folder is not None:
+        _finish_run(config, folder)
+
+
+def _finish_run(config: pytest.Config, folder: Path) -> None:
+    """Mark the session's run folder complete (run.json, last) and only then append its summary
+    to the history; a session that trained nothing leaves no folder, an interrupted one leaves
+    its folder without run.json (incomplete)."""
+    from initcore import reports
+
+    status = config.stash.get(_EXIT_KEY, None)
+    summary = folder / reports.SUMMARY_FILE
+    if not any(p for p in folder.iterdir() if not p.name.startswith(".")):
+        with contextlib.suppress(OSError):
+            for lock in folder.glob(".*.lock"):
+                lock.unlink()
+            folder.rmdir()  # nothing was written (collect-only, usage error, -k none)
+        return
+    if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return  # interrupted or broken: the folder stays incomplete (no run.json)
+    reports.mark_complete(folder, profile=config.getoption("profile"), exitstatus=int(status))
+    if summary.is_file():
+        reports.append_history(reports.read_text_csv(summary),
+                               folder.parent / reports.HISTORY_FILE)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT_KEY] = exitstatus

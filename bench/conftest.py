@@ -5,9 +5,10 @@ grid trainer; every parametrized test then asserts on its own (experiment, init)
 accuracy test costs nothing to add. Under pytest-xdist the first worker to need an experiment
 trains it under a file lock and saves it; the other workers load the saved copy.
 
-Reports: after an experiment is trained its rows are appended (under a lock, atomically) to
-``<report-dir>/<run-id>/epochs.csv`` and ``summary.csv`` and to ``<report-dir>/history.csv``;
-at the end a summary table is printed from those files.
+Reports: after an experiment is trained its rows are appended (under a lock, in one write) to
+``<report-dir>/<run-id>/epochs.csv`` and ``summary.csv``; when the session ends the folder gets
+its ``run.json`` marker and only then is its summary appended to ``<report-dir>/history.csv``
+(see the root conftest.py); a summary table is printed from those files.
 """
 
 from __future__ import annotations
@@ -159,11 +160,12 @@ def _as_run(config, experiment, results, calibration) -> ExperimentRun:
 
 
 def _report(config, profile, experiment, results, calibration) -> None:
+    """Append the experiment's rows to the run folder's tables (append-only, under their lock);
+    the history gets the summary when the session ends and the folder is complete."""
     epochs, summary = _tables(config, experiment, results, calibration)
     folder = run_dir(config)
     reports.append_history(epochs, folder / reports.EPOCHS_FILE)
     reports.append_history(summary, folder / reports.SUMMARY_FILE)
-    reports.append_history(summary, Path(config.getoption("report_dir")) / reports.HISTORY_FILE)
 
 
 def run_dir(config: pytest.Config) -> Path:

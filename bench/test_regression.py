@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from filelock import FileLock
 
 from initcore import regression, reports
 
@@ -24,7 +23,28 @@ def baseline_path(config: pytest.Config, profile_name: str) -> Path:
     return Path(config.getoption("baseline_dir")) / profile_name / reports.SUMMARY_FILE
 
 
-def test_no_regression_vs_baseline(baseline_cell, profile, trained, pytestconfig):
+@pytest.fixture(scope="session")
+def baseline_table(pytestconfig, profile) -> pd.DataFrame | None:
+    """The profile's baseline, checked before any training: a missing, unreadable or incomplete
+    baseline fails every regression test (a gate never passes by not looking), unless
+    --no-baseline asks to skip them; None when --update-baseline writes a new one."""
+    path = baseline_path(pytestconfig, profile.name)
+    if pytestconfig.getoption("update_baseline"):
+        return None
+    if pytestconfig.getoption("no_baseline"):
+        pytest.skip(f"regression checks skipped (--no-baseline); baseline would be {path}")
+    if not path.is_file():
+        pytest.fail(f"no baseline for profile {profile.name!r} at {path}; create it with: "
+                    f"pytest bench --profile {profile.name} --update-baseline, or pass "
+                    "--no-baseline to skip the regression checks", pytrace=False)
+    try:
+        return regression.load_summary(path)
+    except reports.ReportError as e:
+        pytest.fail(f"baseline unusable: {e}", pytrace=False)
+
+
+def test_no_regression_vs_baseline(baseline_cell, baseline_table, profile, trained,
+                                   pytestconfig):
     """This run's cell is not worse than the baseline's beyond seed-to-seed noise."""
     experiment_name, init = baseline_cell
     current = trained(experiment_name).summary
@@ -32,10 +52,7 @@ def test_no_regression_vs_baseline(baseline_cell, profile, trained, pytestconfig
     if pytestconfig.getoption("update_baseline"):
         _update_baseline(path, current)
         pytest.skip(f"baseline updated: {path}")
-    if not path.exists():
-        pytest.skip(f"no baseline for profile {profile.name!r} at {path}; "
-                    f"create it with: pytest bench --profile {profile.name} --update-baseline")
-    baseline = regression.load_summary(path)
+    baseline = baseline_table
     # One test per cell, but the family-wise false-alarm rate is over the whole profile's
     # comparison: each cell is judged at Holm's threshold for the full family (Bonferroni's).
     mine = regression.compare(baseline, current[current["init"] == init],
@@ -57,9 +74,9 @@ def _update_baseline(path: Path, current: pd.DataFrame) -> None:
     under a lock, since pytest-xdist workers may update it at the same time."""
     keys = ["experiment", "dataset", "model", "init"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
+    with reports.history_lock(path):
         if path.exists():
-            old = pd.read_csv(path)
+            old = regression.load_summary(path)
             old = old.merge(current[keys], on=keys, how="left", indicator=True)
             old = old[old["_merge"] == "left_only"].drop(columns="_merge")
             current = pd.concat([old, current], ignore_index=True)

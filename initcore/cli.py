@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-grid", action="store_true",
                      help="train one model at a time instead of the vectorized grid")
 
+    repair = commands.add_parser(
+        "repair", help="re-derive history.csv rows from complete run folders; list incomplete")
+    repair.add_argument("report_dir", metavar="REPORT_DIR", nargs="?", default="reports",
+                        help="the report folder (default reports)")
+
     from .regression import add_compare_parser
     from .speed import add_speed_parser
 
@@ -130,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from . import data as data_module
     from . import reports
-    from .train import TrainConfig, train, train_grid
+    from .train import TrainConfig, check_memory, train, train_grid
 
     # --- check everything before any work or any file ---------------------------------------
     inits = resolve_inits(args.init)
@@ -142,20 +147,28 @@ def cmd_run(args: argparse.Namespace) -> int:
                          batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
                          device=args.device)
     _check_device(args.device)
-    reports.check_writable(args.report_dir)
+    run_id = args.run_id if args.run_id is not None else reports.new_run_id()
+    run_dir = reports.check_new_run(args.report_dir, run_id)
     dataset = data_module.load(args.dataset, args.data_dir, args.download)
-
-    # --- train ------------------------------------------------------------------------------
     seeds = list(range(args.seeds))
+    check_memory(config, len(inits) * len(seeds), dataset)
+
+    # --- train (the run folder is claimed first: a second run of this id is refused) ----------
+    reports.claim_run_dir(run_dir)
     total = len(inits) * len(seeds) * config.epochs
-    with tqdm(total=total, unit="model-epoch", desc=f"{args.dataset}", file=sys.stderr) as bar:
-        if args.no_grid:
-            results = [train(i, s, dataset, config, progress=bar) for i in inits for s in seeds]
-        else:
-            results = train_grid(inits, seeds, dataset, config, progress=bar)
+    try:
+        with tqdm(total=total, unit="model-epoch", desc=f"{args.dataset}",
+                  file=sys.stderr) as bar:
+            if args.no_grid:
+                results = [train(i, s, dataset, config, progress=bar)
+                           for i in inits for s in seeds]
+            else:
+                results = train_grid(inits, seeds, dataset, config, progress=bar)
+    except BaseException:
+        _release(run_dir)  # nothing of this run was written: the id is free again
+        raise
 
     # --- report -----------------------------------------------------------------------------
-    run_id = args.run_id or reports.new_run_id()
     model = config.model_name(dataset.n_features, dataset.n_classes)
     epochs = reports.epoch_table(
         results, run_id=run_id, dataset=args.dataset, model=model,
@@ -163,12 +176,78 @@ def cmd_run(args: argparse.Namespace) -> int:
         grid_size=1 if args.no_grid else len(results), env=reports.environment(args.device))
     formulas = {name: initializers.get(name).formula for name in inits}
     summary = reports.summarize(epochs, formulas)
-    run_dir = reports.write_run(args.report_dir, run_id, epochs, summary)
+    _write_or_keep(args.report_dir, run_dir, epochs, summary,
+                   command=["initcore", *sys.argv[1:]])
     print(f"{args.dataset}, {model}, {config.epochs} epochs, "
           f"batch {config.batch_size}, lr {config.lr}, momentum {config.momentum}")
     print(format_summary(summary))
     print(f"reports: {run_dir}/{reports.EPOCHS_FILE}, {run_dir}/{reports.SUMMARY_FILE}")
     return 0
+
+
+class Interrupted(Exception):
+    """Ctrl-C with something on disk: the message says what state the report is in."""
+
+
+def _release(run_dir) -> None:
+    """Remove the claimed run folder if it is still empty (the run ended before writing)."""
+    try:
+        run_dir.rmdir()
+    except OSError:
+        pass  # not empty or already gone: leave it (it has no run.json: incomplete)
+
+
+def _write_or_keep(report_dir, run_dir, epochs: pd.DataFrame, summary: pd.DataFrame,
+                   **info) -> None:
+    """Write the run's reports; if that fails after the training, keep the results elsewhere
+    and say where (ReportError), and on Ctrl-C say what is on disk (Interrupted)."""
+    from . import reports
+
+    try:
+        reports.write_run(report_dir, run_dir.name, epochs, summary, **info)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_state(run_dir)) from None
+    except (OSError, ReportError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        kept = keep_results(run_dir.name, {reports.EPOCHS_FILE: epochs,
+                                           reports.SUMMARY_FILE: summary})
+        if reports.is_complete(run_dir):
+            raise ReportError(f"the run is complete in {run_dir} but history.csv could not be "
+                              f"updated ({why}); run `initcore repair {report_dir}` later; "
+                              f"a copy of the results is in {kept}") from e
+        raise ReportError(f"could not write the report to {run_dir} ({why}); "
+                          f"the results are kept in {kept}") from e
+
+
+def _interrupted_state(run_dir) -> str:
+    """What Ctrl-C during the writing left: a complete run, an incomplete folder, or nothing."""
+    from . import reports
+
+    if reports.is_complete(run_dir):
+        return (f"interrupted after the run was written to {run_dir} (complete); its history "
+                f"row is added by the next run or `initcore repair {run_dir.parent}`")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        return (f"interrupted while writing {run_dir}: that folder is incomplete (no "
+                f"{reports.MARKER_FILE}); remove it")
+    _release(run_dir)
+    return "interrupted; no report written for the unfinished run"
+
+
+def keep_results(run_id: str, tables: dict[str, pd.DataFrame]) -> str:
+    """Save ``tables`` to a fresh folder in the system temp dir (or, failing that, the home
+    folder) so results that could not be written to the report folder are not lost."""
+    import tempfile
+    from pathlib import Path
+
+    for parent in (None, Path.home()):
+        try:
+            folder = Path(tempfile.mkdtemp(prefix=f"initcore-unsaved-{run_id}-", dir=parent))
+            for name, table in tables.items():
+                table.to_csv(folder / name, index=False)
+            return str(folder)
+        except OSError:
+            continue
+    return "nowhere (no writable folder found; the results are lost)"
 
 
 def _check_device(device: str) -> None:
@@ -180,7 +259,35 @@ def _check_device(device: str) -> None:
         raise UsageError(str(e)) from e
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run}
+def _one_line(error: Exception) -> str:
+    """The message of ``error`` on one line (pandas and torch messages can span several)."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    """Re-derive missing history rows from complete run folders, remove stale temp files and
+    list the incomplete run folders."""
+    from pathlib import Path
+
+    from . import reports
+
+    folder = Path(args.report_dir)
+    if not folder.is_dir():
+        raise ReportError(f"no report folder at {folder}")
+    removed = reports.clean_stale_temps(folder)
+    for run_dir in (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        removed += reports.clean_stale_temps(run_dir)
+    added = reports.repair_history(folder)
+    incomplete = reports.incomplete_runs(folder)
+    print(f"history.csv: {len(added)} run(s) added from complete run folders"
+          + (f" ({', '.join(added)})" if added else ""))
+    print(f"stale temp files removed: {len(removed)}")
+    print(f"incomplete run folders (no {reports.MARKER_FILE}): {len(incomplete)}"
+          + (f" ({', '.join(p.name for p in incomplete)})" if incomplete else ""))
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "repair": cmd_repair}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -195,8 +302,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return handlers[args.command](args)
     except (UsageError, ValueError, DataError, ReportError) as e:
-        print(f"initcore: error: {e}", file=sys.stderr)
+        print(f"initcore: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:  # a file or folder given on the command line cannot be used
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"initcore: error: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:
+        print("initcore: error: out of memory: use smaller or fewer models", file=sys.stderr)
+        return EXIT_USAGE
+    except Interrupted as e:
+        print(f"initcore: {e}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("initcore: interrupted; no report written for the unfinished run", file=sys.stderr)
         return 130

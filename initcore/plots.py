@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .probes import PROBES_FILE  # noqa: E402
+from .probes import PROBE_COLUMNS, PROBES_FILE  # noqa: E402
 from .reports import EPOCHS_FILE, ReportError, check_writable, load  # noqa: E402
 
 DPI = 110  # 7 x 4.5 in at 110 dpi: ~770 x 500 px, 40-90 KB per figure
@@ -221,6 +221,25 @@ def plot_probes(probes: pd.DataFrame, out_dir: str | Path, suffix: str = "") -> 
     return written
 
 
+# Columns the epoch figures read (plus experiment, or dataset and model, to group by).
+EPOCH_PLOT_COLUMNS = ["init", "seed", "epoch", "train_loss", "test_loss", "test_acc", "model"]
+
+
+def _load_checked(path: Path, required: list[str]) -> pd.DataFrame:
+    """``path`` loaded, with ReportError (one line naming it) when it is not a CSV or lacks a
+    column the figures need -- rather than a KeyError deep inside matplotlib code."""
+    try:
+        table = load(path)
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise ReportError(f"{path}: not a readable report CSV ({' '.join(str(e).split())})") from e
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise ReportError(f"{path}: cannot plot it: missing column(s) {', '.join(missing)}")
+    if table.empty:
+        raise ReportError(f"{path}: cannot plot it: no rows")
+    return table
+
+
 def plot_report_dir(report_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     """Every figure ``report_dir`` has data for; ReportError if it has neither CSV."""
     report_dir = Path(report_dir)
@@ -229,10 +248,10 @@ def plot_report_dir(report_dir: str | Path, out_dir: str | Path | None = None) -
     out = check_writable(out_dir if out_dir else report_dir)
     written: list[Path] = []
     if (report_dir / EPOCHS_FILE).is_file():
-        epochs = load(report_dir / EPOCHS_FILE)
+        epochs = _load_checked(report_dir / EPOCHS_FILE, EPOCH_PLOT_COLUMNS)
         written += plot_accuracy(epochs, out) + plot_losses(epochs, out)
     if (report_dir / PROBES_FILE).is_file():
-        written += plot_probes(load(report_dir / PROBES_FILE), out)
+        written += plot_probes(_load_checked(report_dir / PROBES_FILE, PROBE_COLUMNS), out)
     if not written:
         raise ReportError(f"nothing to plot in {report_dir}: no {EPOCHS_FILE} or {PROBES_FILE}")
     return written

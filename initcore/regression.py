@@ -78,9 +78,77 @@ class Verdict:
         return self.accuracy_regressed or self.throughput_regressed
 
 
+# Columns the gate reads in every cell: a report without one of them cannot be judged.
+REQUIRED_COLUMNS = ["dataset", "init", "n_seeds", "n_diverged", "epochs", "acc_mean", "acc_std"]
+NUMERIC_COLUMNS = ["n_seeds", "n_diverged", "epochs", "acc_mean", "acc_std"]
+
+
 def load_summary(path: str | Path) -> pd.DataFrame:
-    """A summary table from a run folder, a summary CSV or a baseline folder."""
-    return load(path, SUMMARY_FILE)
+    """A summary table from a run folder, a summary CSV or a baseline folder, checked: readable,
+    not cut off, with the columns the gate needs and numbers where it needs numbers.
+    ReportError (one line naming the file) otherwise -- a gate must not judge half a report."""
+    path = Path(path)
+    file = path / SUMMARY_FILE if path.is_dir() else path
+    try:
+        table = load(path, SUMMARY_FILE)
+        with open(file, "rb") as f:
+            f.seek(0, 2)
+            ends_cleanly = f.tell() == 0 or (f.seek(-1, 2) >= 0 and f.read(1) == b"\n")
+    except ReportError:
+        raise
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise ReportError(f"{file}: not a readable summary CSV ({_first_line(e)})") from e
+    if not ends_cleanly:
+        raise ReportError(f"{file}: truncated: the last row is cut off (no end of line)")
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise ReportError(f"{file}: not a summary report: missing column(s) {', '.join(missing)}")
+    if table.empty:
+        raise ReportError(f"{file}: the summary has no rows")
+    for column in NUMERIC_COLUMNS:
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = values.isna() & table[column].notna()
+        if bad.any():
+            raise ReportError(f"{file}: column {column} holds non-numbers "
+                              f"(row {int(bad.idxmax()) + 2}: {table[column][bad].iloc[0]!r})")
+        table[column] = values
+    for column in ["dataset", "init", "n_seeds", "n_diverged", "epochs"]:
+        if table[column].isna().any():
+            row = int(table[column].isna().idxmax()) + 2
+            raise ReportError(f"{file}: row {row} has no {column} (cut or incomplete row)")
+    return table
+
+
+def _first_line(error: Exception) -> str:
+    return " ".join(str(error).split())[:200] or type(error).__name__
+
+
+def cell_name(key: tuple, keys: list[str]) -> str:
+    """A cell as people read it: ``he_normal (mnist-5k, seed-recipe)``."""
+    named = dict(zip(keys, key))
+    rest = [str(named[k]) for k in keys if k != "init"]
+    return f"{named.get('init', '?')} ({', '.join(rest)})"
+
+
+def unjudged_cells(baseline: pd.DataFrame, current: pd.DataFrame) -> list[str]:
+    """Baseline cells the gate cannot judge: absent from ``current``, or with a NaN accuracy in
+    ``current`` although the baseline has a number and not every seed diverged. Empty when
+    every baseline cell was compared; each entry names the cell and why."""
+    keys = key_columns(baseline, current)
+    newest = current.drop_duplicates(keys, keep="last").set_index(keys)
+    problems = []
+    for _, base in baseline.drop_duplicates(keys, keep="last").iterrows():
+        key = tuple(base[k] for k in keys)
+        name = cell_name(key, keys)
+        if key not in newest.index:
+            problems.append(f"{name}: missing")
+            continue
+        cur = newest.loc[key]
+        all_diverged = cur["n_diverged"] >= cur["n_seeds"]
+        if pd.isna(cur["acc_mean"]) and pd.notna(base["acc_mean"]) and not all_diverged:
+            problems.append(f"{name}: accuracy is NaN but only {int(cur['n_diverged'])} of "
+                            f"{int(cur['n_seeds'])} seeds diverged")
+    return problems
 
 
 def calibrated_throughput(row: pd.Series) -> float:
@@ -239,15 +307,27 @@ def add_compare_parser(commands) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """Exit 0: every baseline cell compared, none regressed; 1: a regression; 2 (one line on
+    stderr): a report unreadable or incomplete, or baseline cells that could not be judged."""
     baseline, current = load_summary(args.baseline), load_summary(args.current)
     verdicts = compare(baseline, current)
     if not verdicts:
-        raise ReportError("the two reports share no (dataset, init) pair to compare")
+        raise ReportError(f"{args.current} shares no (dataset, init) cell with the baseline "
+                          f"{args.baseline}: nothing compared")
+    unjudged = unjudged_cells(baseline, current)
+    n_cells = len(baseline.drop_duplicates(key_columns(baseline, current)))
     print(comparison_table(baseline, current).to_string(index=False, float_format="%.4f"))
     for verdict in verdicts:
         if verdict.regressed:
             print(verdict.message)
     regressions = sum(v.regressed for v in verdicts)
-    print(f"{regressions} regression(s) in {len(verdicts)} initializer(s) "
+    judged = n_cells - len(unjudged)
+    print(f"{regressions} regression(s) in {len(verdicts)} initializer(s); "
+          f"compared {judged} of {n_cells} baseline cells "
           f"({count_tests(baseline, current)} accuracy tests, Holm, family-wise alpha {ALPHA:g})")
+    if unjudged:
+        shown = "; ".join(unjudged[:5]) + (f"; ... ({len(unjudged)} in all)"
+                                           if len(unjudged) > 5 else "")
+        raise ReportError(f"{args.current} cannot be judged on {len(unjudged)} of {n_cells} "
+                          f"baseline cell(s): {shown}")
     return EXIT_REGRESSION if regressions else 0

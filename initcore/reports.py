@@ -4,19 +4,25 @@ A run writes ``<report_dir>/<run_id>/epochs.csv`` (long format, one row per mode
 ``summary.csv`` (one row per initializer: final test accuracy over seeds), and appends its summary
 rows to ``<report_dir>/history.csv``. Every write goes to a temporary file in the same folder and
 is renamed into place (``os.replace`` is atomic on POSIX), so a killed run never leaves a
-half-written file; the history is rewritten under an exclusive ``fcntl`` lock, so concurrent
-writers (pytest-xdist workers) never lose or interleave rows.
+half-written file. A run folder is complete once ``run.json`` (written last) is in it; only then
+are its summary rows appended to the history, so the history holds complete runs only and can be
+re-derived from the folders (:func:`repair_history`). The history is append-only: rows are added
+in one write under a lock file beside it (``.history.csv.lock``), so concurrent writers
+(pytest-xdist workers, other users, other containers) never lose or interleave rows, and earlier
+rows are never re-parsed or rewritten with guessed types.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
+import csv
 import io
+import json
 import os
+import re
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -24,8 +30,14 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from filelock import FileLock
 
 EPOCHS_FILE, SUMMARY_FILE, HISTORY_FILE = "epochs.csv", "summary.csv", "history.csv"
+MARKER_FILE = "run.json"  # written last: a run folder without it is incomplete
+MAX_RUN_ID = 128
+_RUN_ID = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{MAX_RUN_ID - 1}}}")
+STALE_TEMP_SECONDS = 3600.0  # a temp file this old is a killed writer's, whoever wrote it
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
 
 # The per-epoch table, declared once. seconds: wall time of the epoch's training steps for one
 # model (for the grid trainer: the grid epoch divided by grid_size).
@@ -57,10 +69,11 @@ def shared_run_id(explicit: str | None = None) -> str:
     """The run id of this process tree: ``explicit``, else $INITCORE_RUN_ID, else a new one.
 
     The first call exports it, so child processes (pytest-xdist workers) inherit the same id.
+    ReportError if the id is not a plain name (see :func:`check_run_id`).
     """
-    if explicit:
-        os.environ[RUN_ID_ENV] = explicit
-    return os.environ.setdefault(RUN_ID_ENV, new_run_id())
+    if explicit is not None:
+        os.environ[RUN_ID_ENV] = check_run_id(explicit)
+    return check_run_id(os.environ.setdefault(RUN_ID_ENV, new_run_id()))
 
 
 def environment(device: str) -> dict[str, str]:
@@ -129,6 +142,100 @@ def check_writable(folder: str | Path) -> Path:
     return folder
 
 
+# ---------------------------------------------------------------------------------------------
+# Run ids and run folders
+# ---------------------------------------------------------------------------------------------
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it is a plain folder name; ReportError otherwise.
+
+    A run id becomes ``<report-dir>/<run_id>``: a separator, ``..``, an absolute path or a leading
+    dot would put files outside the report folder (or hide them), so only a name is accepted.
+    """
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise ReportError(
+            f"invalid run id {run_id!r}: use 1-{MAX_RUN_ID} letters, digits, '.', '_' or '-', "
+            "not starting with '.' (a run id is a folder name, not a path)")
+    return run_id
+
+
+def check_new_run(report_dir: str | Path, run_id: str) -> Path:
+    """``<report_dir>/<run_id>`` after checking, before any work, that a run can be written there:
+    the id is a name, no run of that id exists (reusing it would replace or mix runs), and
+    history.csv, if present, is a readable file."""
+    check_run_id(run_id)
+    folder = check_writable(report_dir)
+    run_dir = folder / run_id
+    if run_dir.exists() or run_dir.is_symlink():
+        state = "complete" if is_complete(run_dir) else f"incomplete: no {MARKER_FILE}"
+        raise ReportError(f"run id {run_id!r} is already used: {run_dir} exists ({state}); "
+                          "pick another --run-id or remove that folder")
+    read_header(folder / HISTORY_FILE)  # a folder or an unreadable file named history.csv fails
+    return run_dir
+
+
+def claim_run_dir(run_dir: Path) -> Path:
+    """Create the run folder, failing if it exists: the id is taken atomically (two runs racing
+    for the same id cannot both get it)."""
+    try:
+        run_dir.mkdir()
+    except FileExistsError:
+        raise ReportError(f"run id {run_dir.name!r} is already used: {run_dir} exists; "
+                          "pick another --run-id or remove that folder") from None
+    except OSError as e:
+        raise ReportError(f"cannot create run folder {run_dir} ({e.strerror or e})") from e
+    return run_dir
+
+
+def is_complete(run_dir: str | Path) -> bool:
+    """A run folder is complete once its marker (written last, atomically) is there."""
+    return (Path(run_dir) / MARKER_FILE).is_file()
+
+
+def mark_complete(run_dir: str | Path, **info) -> Path:
+    """Write ``run.json`` -- the files of the run and ``info`` -- last and atomically: from now on
+    the folder counts as a finished run (and its summary may enter the history)."""
+    run_dir = Path(run_dir)
+    listing = sorted(p.name for p in run_dir.iterdir()
+                     if p.is_file() and not p.name.startswith("."))
+    record = {"run_id": run_dir.name, "status": "complete", "files": listing,
+              "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), **info}
+    path = run_dir / MARKER_FILE
+    write_atomic(path, json.dumps(record, indent=1, default=str) + "\n")
+    return path
+
+
+def write_run(folder: str | Path, run_id: str, epochs: pd.DataFrame,
+              summary: pd.DataFrame, **info) -> Path:
+    """Write a run's epochs.csv and summary.csv into folder/run_id, mark it complete, then append
+    its summary to the history (so the history only ever holds complete runs)."""
+    run_dir = Path(folder) / check_run_id(run_id)
+    if not run_dir.is_dir():
+        claim_run_dir(run_dir)
+    write_csv_atomic(epochs, run_dir / EPOCHS_FILE)
+    write_csv_atomic(summary, run_dir / SUMMARY_FILE)
+    mark_complete(run_dir, **info)
+    append_history(summary, Path(folder) / HISTORY_FILE)
+    repair_history(folder)  # rows of earlier runs killed between marker and history
+    return run_dir
+
+
+def write_run_table(run_dir: str | Path, name: str, table: pd.DataFrame, **info) -> Path:
+    """A one-table run (probes.csv, speed.csv): claim the folder if needed, write the table,
+    mark the folder complete. Such runs have no summary, so they never enter the history."""
+    run_dir = Path(run_dir)
+    check_run_id(run_dir.name)
+    if not run_dir.is_dir():
+        claim_run_dir(run_dir)
+    path = write_csv_atomic(table, run_dir / name)
+    mark_complete(run_dir, **info)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic files, the append-only history and its lock
+# ---------------------------------------------------------------------------------------------
+
 def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` as CSV to ``path`` via a temporary file and an atomic rename."""
     path = Path(path)
@@ -136,15 +243,21 @@ def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+def _temp_prefix(path: Path) -> str:
+    """Temp files name their writer (host, pid), so a cleanup can tell a dead writer's leftovers
+    from a live writer's file: ``.<name>.<host>.<pid>.<random>.tmp``."""
+    return f".{path.name}.{_HOST}.{os.getpid()}."
+
+
 def write_atomic(path: Path, content: str | bytes) -> None:
     """Write ``content`` to ``path`` via a temporary file in the same folder and os.replace, so a
     reader (or a killed writer) only ever sees the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    mask = os.umask(0)
-    os.umask(mask)
-    os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600 files; give the usual permissions
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
     try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, "wb" if isinstance(content, bytes) else "w") as f:
             f.write(content)
             f.flush()
@@ -155,34 +268,161 @@ def write_atomic(path: Path, content: str | bytes) -> None:
         raise
 
 
-def _lock_path(path: Path) -> Path:
-    """A lock file for ``path`` outside the report folder (which then holds only reports)."""
-    key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"initcore-{key}.lock"
+def history_lock(path: str | Path) -> FileLock:
+    """The lock of a report file: a hidden file beside it (``.<name>.lock``), so every writer of
+    that file -- whatever its TMPDIR, user or container -- takes the same lock."""
+    path = Path(path)
+    return FileLock(str(path.parent / f".{path.name}.lock"))
+
+
+def clean_stale_temps(folder: str | Path, max_age: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Remove temp files (``.*.tmp``) left in ``folder`` by killed writers: those whose writer
+    process (named in the file name, on this host) is gone, and any older than ``max_age``
+    seconds (a live write takes milliseconds). Returns what was removed."""
+    removed = []
+    now = time.time()
+    for tmp in Path(folder).glob(".*.tmp"):
+        try:
+            age = now - tmp.lstat().st_mtime
+            parts = tmp.name.split(".")
+            host, pid = (parts[-4], parts[-3]) if len(parts) >= 5 else ("", "")
+            gone = host == _HOST and pid.isdigit() and not _alive(int(pid))
+            if gone or age > max_age:
+                if tmp.is_dir() and not tmp.is_symlink():
+                    continue  # not ours: we only ever write temp files
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue  # vanished meanwhile (another cleaner, or its writer finished)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def read_header(path: Path) -> list[str] | None:
+    """The column names of CSV ``path``, None if it is missing or empty; ReportError if it is
+    not a readable file."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        with open(path, newline="") as f:
+            first = f.readline()
+    except (OSError, UnicodeDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise ReportError(f"{path} is not a readable CSV file ({why})") from e
+    if not first.strip():
+        return None
+    return next(csv.reader([first]))
+
+
+def _as_text_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` as the strings its CSV holds: the form in which old and new rows can be merged
+    without pandas guessing types (``007`` stays ``007``, ``NA`` stays ``NA``)."""
+    return pd.read_csv(io.StringIO(rows.to_csv(index=False)), dtype=str, keep_default_na=False)
 
 
 def append_history(rows: pd.DataFrame, path: str | Path) -> Path:
-    """Append ``rows`` to the history CSV under an exclusive lock, rewriting it atomically."""
+    """Append ``rows`` to the CSV ``path`` under its lock; earlier rows are never re-parsed.
+
+    Same columns (or a subset): the rows are appended in one write, so a killed writer leaves
+    the file as it was or with every row. New columns: the file is rewritten once, atomically,
+    from its text (every cell read as a string, no type guessing), with the new column empty in
+    the old rows. Stale temp files of killed writers in that folder are removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(_lock_path(path), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        old = pd.read_csv(path) if path.exists() else None
-        both = rows if old is None or old.empty else pd.concat([old, rows], ignore_index=True)
-        buffer = io.StringIO()
-        both.to_csv(buffer, index=False)
-        write_atomic(path, buffer.getvalue())
+    with history_lock(path):
+        _append_locked(rows, path)
     return path
 
 
-def write_run(folder: str | Path, run_id: str, epochs: pd.DataFrame,
-              summary: pd.DataFrame) -> Path:
-    """Write a run's epochs.csv and summary.csv into folder/run_id and append to the history."""
-    run_dir = Path(folder) / run_id
-    write_csv_atomic(epochs, run_dir / EPOCHS_FILE)
-    write_csv_atomic(summary, run_dir / SUMMARY_FILE)
-    append_history(summary, Path(folder) / HISTORY_FILE)
-    return run_dir
+def _append_locked(rows: pd.DataFrame, path: Path) -> None:
+    """append_history's work, for a caller that holds the lock."""
+    clean_stale_temps(path.parent)
+    header = read_header(path)
+    if header is None:
+        write_atomic(path, rows.to_csv(index=False))
+    elif set(rows.columns) <= set(header):
+        _append_text(path, rows.reindex(columns=header).to_csv(index=False, header=False))
+    else:  # new columns: one lossless rewrite, old cells copied as the text they are
+        old = read_text_csv(path)
+        new = _as_text_rows(rows)
+        columns = header + [c for c in new.columns if c not in header]
+        both = pd.concat([old, new], ignore_index=True).reindex(columns=columns).fillna("")
+        write_atomic(path, both.to_csv(index=False))
+
+
+def _append_text(path: Path, text: str) -> None:
+    """Append ``text`` (whole CSV rows) to ``path``; on a failed write (disk full) the file is
+    cut back to its old length, so no half row is left. A torn last line left by a crash is
+    cut off first, so the new rows never continue it."""
+    data = text.encode()
+    with open(path, "r+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size:
+            f.seek(size - 1)
+            if f.read(1) != b"\n":
+                f.seek(0)
+                size = f.read().rfind(b"\n") + 1  # keep whole lines only
+                f.truncate(size)
+        f.seek(size)
+        try:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        except BaseException:
+            f.truncate(size)
+            raise
+
+
+def history_run_ids(path: str | Path) -> set[str]:
+    """The run ids the history holds, as written (strings)."""
+    path = Path(path)
+    if read_header(path) is None:
+        return set()
+    return set(pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["run_id"])["run_id"])
+
+
+def repair_history(report_dir: str | Path) -> list[str]:
+    """Append to ``<report_dir>/history.csv`` the summary of every complete run folder that it
+    lacks (a run killed between its marker and its history row); returns the run ids added.
+
+    The history is derived from the complete run folders: this makes it whole again.
+    """
+    report_dir = Path(report_dir)
+    path = report_dir / HISTORY_FILE
+    added = []
+    with history_lock(path):
+        known = history_run_ids(path)
+        for run_dir in sorted(p for p in report_dir.iterdir() if p.is_dir()):
+            summary = run_dir / SUMMARY_FILE
+            if run_dir.name in known or not is_complete(run_dir) or not summary.is_file():
+                continue
+            _append_locked(read_text_csv(summary), path)
+            added.append(run_dir.name)
+    return added
+
+
+def incomplete_runs(report_dir: str | Path) -> list[Path]:
+    """Run folders of ``report_dir`` without their marker: killed or still running."""
+    return sorted(p for p in Path(report_dir).iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and p.name != "baseline"
+                  and not is_complete(p))
+
+
+def read_text_csv(path: str | Path) -> pd.DataFrame:
+    """A report CSV with every cell as the string written (no type guessing): for copying rows
+    from one report file into another unchanged."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
 def load(path: str | Path, table: str = EPOCHS_FILE) -> pd.DataFrame:

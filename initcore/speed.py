@@ -362,7 +362,8 @@ def cmd_speed(args) -> int:
     if args.rows is not None and args.rows < 1:
         raise ValueError(f"--rows must be >= 1, got {args.rows}")
     check_device(args.device)
-    reports.check_writable(args.report_dir)
+    run_id = args.run_id if args.run_id is not None else reports.new_run_id()
+    run_dir = reports.check_new_run(args.report_dir, run_id)
     dataset = data_module.load(args.dataset, args.data_dir, args.download)
     if args.rows:
         dataset = replace(dataset, x_train=dataset.x_train[:args.rows],
@@ -386,9 +387,7 @@ def cmd_speed(args) -> int:
                                    download=args.download))
         print(_format(tables[-1], ["method", "models", "stacked_mb", "before_mb", "grid_mb",
                                    "peak_rss_mb"]))
-    run_id = args.run_id or reports.new_run_id()
-    path = reports.write_csv_atomic(pd.concat(tables, ignore_index=True),
-                                    f"{args.report_dir}/{run_id}/speed.csv")
+    path = reports.write_run_table(run_dir, "speed.csv", pd.concat(tables, ignore_index=True))
     print(f"report: {path}")
     return 0
 

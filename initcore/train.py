@@ -27,6 +27,7 @@ from .data import Dataset
 from .models import MLP, check_activation, mlp_sizes
 
 DATA_ORDER_OFFSET = 1_000_003  # data-order generator seed = seed + this (a prime, far from seeds)
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 EVAL_CHUNK = 2_500  # test rows evaluated at once (bounds memory when G models evaluate together)
 
 
@@ -48,6 +49,52 @@ def check_device(device: str) -> None:
         if index is not None and index >= torch.cuda.device_count():
             raise ValueError(f"--device {device}: this machine has "
                              f"{torch.cuda.device_count()} CUDA device(s)")
+    try:  # a valid name is not a usable device (mps, xpu ... without their backend)
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0][:160]
+        raise ValueError(f"--device {device} cannot be used here ({reason})") from e
+
+
+def available_memory(device: str) -> int | None:
+    """Bytes that can still be allocated on ``device`` (None if unknown): MemAvailable of
+    /proc/meminfo for the CPU, the driver's free memory for a GPU."""
+    try:
+        if torch.device(device).type == "cuda":
+            return torch.cuda.mem_get_info(torch.device(device))[0]
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return None
+
+
+def estimate_bytes(config: TrainConfig, n_models: int, n_features: int, n_classes: int,
+                   n_train: int, n_params_factor: int = 4) -> int:
+    """A lower estimate of the memory that training ``n_models`` models of ``config`` takes:
+    weights, gradients, momentum and the kept copy of every model (``n_params_factor`` float32
+    copies), plus the activations of one training batch and one evaluation chunk of every model.
+    Meant to refuse the impossible (hundreds of GB) before the first allocation, not to budget."""
+    sizes = mlp_sizes(n_features, config.hidden, n_classes)
+    params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    units = sum(sizes[1:])
+    rows = 3 * min(config.batch_size, n_train) + EVAL_CHUNK  # forward + backward, and evaluation
+    return 4 * n_models * (n_params_factor * params + rows * units)
+
+
+def check_memory(config: TrainConfig, n_models: int, data: Dataset) -> None:
+    """ValueError (one line) if training cannot fit in the memory left on the device, so a run
+    that would die in its first allocation (or swap for hours) is refused before it starts."""
+    n_features, n_classes = data.n_features, data.n_classes
+    need = estimate_bytes(config, n_models, n_features, n_classes, data.x_train.shape[0])
+    free = available_memory(config.device)
+    if free is not None and need > free:
+        raise ValueError(
+            f"{n_models} model(s) of {config.model_name(n_features, n_classes)} need about "
+            f"{need / 2**30:,.1f} GiB of memory on {config.device}, only {free / 2**30:,.1f} GiB "
+            "is available: use fewer or smaller hidden layers, fewer seeds or initializers")
 
 
 @dataclass(frozen=True)
@@ -69,6 +116,9 @@ class TrainConfig:
             raise ValueError(f"batch size must be an integer >= 1, got {self.batch_size!r}")
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"learning rate must be a finite number > 0, got {self.lr!r}")
+        if self.lr > FLOAT32_MAX:  # the weights are float32: such a step cannot be taken
+            raise ValueError(f"learning rate must be <= {FLOAT32_MAX:.3g} (the float32 range), "
+                             f"got {self.lr!r}")
         if not (isinstance(self.momentum, int | float) and 0 <= self.momentum < 1):
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):

@@ -36,14 +36,6 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory,
-                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Decompressed IDX files never go to ~/.cache: every test sees a session-private cache
-    (data tests that check the cache point INITCORE_CACHE_DIR at their own tmp_path)."""
-    monkeypatch.setenv("INITCORE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "idx-cache"))
-
-
 @pytest.fixture(scope="session")
 def mnist5k() -> data.Dataset:
     """The embedded MNIST-5k, 4,000 train / 1,000 test rows (loaded once per session)."""

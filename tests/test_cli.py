@@ -154,7 +154,9 @@ def test_cli_run_writes_reports(workdir: Path, capsys) -> None:
     history = pd.read_csv(report_dir / reports.HISTORY_FILE)
     assert len(history) == 2 and set(history.columns) >= {"run_id", "init", "acc_mean"}, (
         f"history should hold the 2 summary rows: {history}")
-    leftovers = [f for f in files_under(report_dir) if Path(f).name.startswith(".")]
+    assert reports.is_complete(run_dir), f"{reports.MARKER_FILE} missing: {files_under(run_dir)}"
+    leftovers = [f for f in files_under(report_dir)
+                 if Path(f).name.startswith(".") and f != ".history.csv.lock"]
     assert leftovers == [], f"temporary files left behind: {leftovers}"
 
 

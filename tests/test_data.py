@@ -94,13 +94,12 @@ def test_mnist5k_split_deterministic(mnist5k: data.Dataset) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Full MNIST (read-only folder, decompressed into the cache)
+# Full MNIST (read-only folder, parsed in memory: nothing written anywhere)
 # ---------------------------------------------------------------------------------------------
 
 def test_mnist_full_from_read_only_folder(mnist_dir: Path, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("INITCORE_CACHE_DIR", str(cache))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # nothing may be cached there
     mnist = data.load("mnist", mnist_dir)
     assert mnist.x_train.shape == (60000, 784), f"x_train {tuple(mnist.x_train.shape)}"
     assert mnist.x_test.shape == (10000, 784), f"x_test {tuple(mnist.x_test.shape)}"
@@ -109,25 +108,22 @@ def test_mnist_full_from_read_only_folder(mnist_dir: Path, tmp_path: Path,
     assert torch.bincount(mnist.y_train, minlength=10).tolist() == MNIST_TRAIN_COUNTS, (
         "train label counts differ from the official MNIST ones")
     assert -1.0 <= mnist.x_train.min() and mnist.x_train.max() <= 1.0, "normalized range"
-    if not (mnist_dir / "MNIST" / "raw" / "train-images-idx3-ubyte").exists():
-        cached = sorted(p.name for p in (cache / "MNIST" / "raw").iterdir())
-        assert cached == sorted(data._IDX_FILES), f"gz-only data should be decompressed: {cached}"
+    assert not (tmp_path / "home").exists(), "loading should write no decompressed copy"
 
 
 # ---------------------------------------------------------------------------------------------
 # Bad or missing files
 # ---------------------------------------------------------------------------------------------
 
-def test_mnist_tiny_folder_loads_through_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               make_mnist: Callable[..., Path]) -> None:
+def test_mnist_tiny_folder_loads_without_writing(tmp_path: Path,
+                                                make_mnist: Callable[..., Path]) -> None:
     # The positive control of the corrupt-file tests below: the intact folder loads.
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("INITCORE_CACHE_DIR", str(cache))
     make_mnist(tmp_path / "data")
+    before = sorted(tmp_path.rglob("*"))
     tiny = data.load("mnist", tmp_path / "data")
     assert tiny.x_train.shape == (20, 784) and tiny.x_test.shape == (10, 784), "tiny shapes"
     assert tiny.y_test.tolist() == list(range(10)), f"labels {tiny.y_test.tolist()}"
-    assert len(list((cache / "MNIST" / "raw").iterdir())) == 4, "the 4 files should be cached"
+    assert sorted(tmp_path.rglob("*")) == before, "loading should write nothing"
 
 
 def _truncate_gz(raw: Path) -> str:
@@ -193,7 +189,6 @@ def _cut_inside_header(raw: Path) -> str:
 def test_mnist_corrupt_file_named_in_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            make_mnist: Callable[..., Path], corrupt,
                                            what: str) -> None:
-    monkeypatch.setenv("INITCORE_CACHE_DIR", str(tmp_path / "cache"))
     raw = make_mnist(tmp_path / "data")
     name = corrupt(raw)
     with pytest.raises(DataError) as info:
@@ -239,9 +234,7 @@ def test_data_default_dir_from_environment(monkeypatch: pytest.MonkeyPatch) -> N
     assert data.default_data_dir() == Path("data"), "without the env var: ./data"
 
 
-def test_mnist_cache_not_shared_between_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                make_mnist: Callable[..., Path]) -> None:
-    monkeypatch.setenv("INITCORE_CACHE_DIR", str(tmp_path / "cache"))
+def test_mnist_folders_never_mixed(tmp_path: Path, make_mnist: Callable[..., Path]) -> None:
     make_mnist(tmp_path / "a", seed=1)
     make_mnist(tmp_path / "b", seed=2)  # same shapes, different pixels
     a, b = data.load("mnist", tmp_path / "a"), data.load("mnist", tmp_path / "b")

@@ -62,7 +62,8 @@ def _assert_history_complete(path: Path, writers: int, n: int) -> None:
     got = sorted(zip(history["writer"], history["i"]))
     expected = [(w, i) for w in range(writers) for i in range(n)]
     assert got == expected, f"lost or duplicated rows: {len(got)} of {len(expected)}"
-    assert leftovers(path.parent, {path.name}) == [], "temp files left"
+    # The lock file stays, by design, beside the file it protects; nothing else may.
+    assert leftovers(path.parent, {path.name, f".{path.name}.lock"}) == [], "temp files left"
 
 
 def test_append_history_concurrent_threads_lose_no_row(tmp_path: Path) -> None:

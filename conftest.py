@@ -59,7 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from initcore import profiles
     from initcore.reports import ReportError, check_new_run, claim_run_dir
-    from initcore.train import check_device
+    from initcore.device import check_device
 
     # Options checked here, not at collection (where pytest would report one error per module).
     seeds = config.getoption("seeds")

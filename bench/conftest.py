@@ -24,9 +24,10 @@ import torch
 from filelock import FileLock
 
 from initcore import data, initializers, profiles, reports
+from initcore.grid import train_grid
 from initcore.profiles import Experiment, Profile
 from initcore.speed import matmul_gflops
-from initcore.train import RunResult, TrainConfig, train_grid
+from initcore.train import RunResult, TrainConfig
 
 
 @dataclass
@@ -173,8 +174,6 @@ def run_dir(config: pytest.Config) -> Path:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    from initcore.cli import format_summary
-
     path = run_dir(config) / reports.SUMMARY_FILE
     if os.environ.get("PYTEST_XDIST_WORKER") or not path.exists():
         return
@@ -184,7 +183,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         row = part.iloc[0]
         terminalreporter.write_line(f"{name}: {row['dataset']}, {row['model']}, "
                                     f"{int(part['epochs'].max())} epochs")
-        terminalreporter.write_line(format_summary(part.reset_index(drop=True)))
+        terminalreporter.write_line(reports.format_summary(part.reset_index(drop=True)))
     terminalreporter.write_line(f"reports: {path.parent}")
 
 

@@ -1,9 +1,10 @@
 """The suite catches a broken initializer: He scaled by 10 or by 0.01 must fail He's bounds
 or the regression comparison against the baseline (either is enough).
 
-The broken schemes are registered for this test only (monkeypatch), trained with the profile's
-seed-recipe experiment on its seeds, and checked against ``he_normal``'s bounds and, where a
-baseline exists, against the baseline's ``he_normal`` row with the regression rule.
+The broken schemes are registered for this test only (``initializers.register_scheme``, and
+unregistered after it), trained with the profile's seed-recipe experiment on its seeds, and
+checked against ``he_normal``'s bounds and, where a baseline exists, against the baseline's
+``he_normal`` row with the regression rule.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import torch
 from torch import nn
 
 from initcore import initializers, regression, reports
+from initcore.grid import train_grid
 from initcore.profiles import check_bound
-from initcore.train import train_grid
 
 
 def _scaled_he(name: str, factor: float) -> initializers.Scheme:
@@ -30,13 +31,14 @@ def _scaled_he(name: str, factor: float) -> initializers.Scheme:
 
 
 @pytest.mark.parametrize("factor", [10.0, 0.01], ids=lambda f: f"he_x{f:g}")
-def test_broken_he_is_caught(factor, profile, dataset_loader, monkeypatch, pytestconfig):
+def test_broken_he_is_caught(factor, profile, dataset_loader, request, pytestconfig):
     experiment = profile.experiments[0]
     he_bounds = experiment.bounds.get("he_normal")
     if not he_bounds:
         pytest.skip(f"profile {profile.name!r} has no he_normal bound")
     name = f"he_x{factor:g}"
-    monkeypatch.setitem(initializers._REGISTRY, name, _scaled_he(name, factor))
+    initializers.register_scheme(_scaled_he(name, factor))
+    request.addfinalizer(lambda: initializers.unregister(name))
     dataset = dataset_loader(experiment.dataset)
     results = train_grid([name], experiment.seeds, dataset, experiment.config)
 

@@ -14,14 +14,11 @@ import pytest
 import torch
 
 from initcore import initializers
+from initcore.grid import train_grid
+from initcore.memory import grid_peak_memory
 from initcore.models import MLP, mlp_sizes
-from initcore.speed import (
-    SEED_INITS,
-    grid_peak_memory,
-    notebook_epoch,
-    training_flops_per_sample,
-)
-from initcore.train import train, train_grid
+from initcore.speed import SEED_INITS, notebook_epoch, training_flops_per_sample
+from initcore.train import train
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import sys
 def main() -> int:
     """Import the command line and run it; Ctrl-C while importing is one line, status 130."""
     try:
+        # Imported here, not at the top: this guard must be in place before the slow imports.
         from .cli import main as cli_main
     except KeyboardInterrupt:
         print("initcore: interrupted during start-up; nothing written", file=sys.stderr)

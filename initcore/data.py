@@ -73,13 +73,18 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("INITCORE_DATA_DIR", "data"))
 
 
+def check_dataset(name: str) -> str:
+    """``name`` if it is one of :data:`DATASETS`; DataError listing the valid names otherwise."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+    return name
+
+
 def load(name: str, data_dir: str | Path | None = None, download: bool = False) -> Dataset:
     """Load dataset ``name`` (one of :data:`DATASETS`) as normalized CPU tensors."""
-    if name == "mnist-5k":
+    if check_dataset(name) == "mnist-5k":
         return load_mnist_5k()
-    if name in _TORCHVISION:
-        return _load_torchvision(name, Path(data_dir) if data_dir else default_data_dir(), download)
-    raise DataError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+    return _load_torchvision(name, Path(data_dir) if data_dir else default_data_dir(), download)
 
 
 # ---------------------------------------------------------------------------------------------

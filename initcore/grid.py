@@ -30,11 +30,22 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .data import Dataset
+from .device import sync
 from .initializers import linear_layers
 from .models import ACTIVATION_FNS
+from .train import (
+    DATA_ORDER_OFFSET,
+    EVAL_CHUNK,
+    EpochMetrics,
+    Progress,
+    RunResult,
+    TrainConfig,
+    build_model,
+    epoch_order,
+)
 
 
-def _stack_parameters(models: list, device: torch.device) -> list[Tensor]:
+def stack_parameters(models: list, device: torch.device) -> list[Tensor]:
     """[W1, b1, W2, ...]: W as (G, fan_in, fan_out), b as (G, 1, fan_out)."""
     params = []
     for layers in zip(*(linear_layers(m) for m in models)):
@@ -44,7 +55,7 @@ def _stack_parameters(models: list, device: torch.device) -> list[Tensor]:
     return params
 
 
-def _unstack_into(models: list, params: list[Tensor]) -> None:
+def unstack_into(models: list, params: list[Tensor]) -> None:
     """Copy the trained stacked parameters back into the per-model modules (on the CPU)."""
     with torch.no_grad():
         for g, model in enumerate(models):
@@ -69,8 +80,6 @@ def grid_forward(params: list[Tensor], x: Tensor, activation: str) -> Tensor:
 def grid_evaluate(params: list[Tensor], x: Tensor, y: Tensor, activation: str
                   ) -> tuple[Tensor, Tensor]:
     """Per-model (mean cross-entropy, accuracy) on (x, y), each a (G,) tensor."""
-    from .train import EVAL_CHUNK
-
     loss_sum = correct = 0
     for start in range(0, x.shape[0], EVAL_CHUNK):
         logits = grid_forward(params, x[start:start + EVAL_CHUNK], activation)  # (G, B, C)
@@ -103,7 +112,7 @@ def _activate(z: Tensor, activation: str):
     return a, lambda d: backward(d, a)
 
 
-def _sgd_momentum_step(params: list[Tensor], buffers: list[Tensor], x: Tensor, y: Tensor,
+def sgd_momentum_step(params: list[Tensor], buffers: list[Tensor], x: Tensor, y: Tensor,
                        alive: Tensor, activation: str, lr: float, momentum: float) -> Tensor:
     """One step of torch.optim.SGD with momentum on every live model; returns the (G,) losses.
 
@@ -156,23 +165,14 @@ def _sgd_momentum_step(params: list[Tensor], buffers: list[Tensor], x: Tensor, y
 
 
 def train_grid(
-    inits: Sequence[str], seeds: Sequence[int], data: Dataset, config=None, progress=None,
-) -> list:
+    inits: Sequence[str], seeds: Sequence[int], data: Dataset, config: TrainConfig | None = None,
+    progress: Progress | None = None,
+) -> list[RunResult]:
     """Train every (init, seed) pair of the grid at once; one RunResult each, init-major order.
 
     ``seconds`` in each EpochMetrics is the grid epoch's wall time divided by G (the amortized
     cost of one model-epoch); multiply by G for the wall time of the epoch.
     """
-    from .train import (
-        DATA_ORDER_OFFSET,
-        EpochMetrics,
-        RunResult,
-        TrainConfig,
-        _sync,
-        build_model,
-        epoch_order,
-    )
-
     # --- setup -----------------------------------------------------------------------------
     config = config or TrainConfig()
     device = torch.device(config.device)
@@ -181,7 +181,7 @@ def train_grid(
     n_models = len(cells)
     models = [build_model(init, seed, data, config) for init, seed in cells]
     data = data.to(device)
-    params = _stack_parameters(models, device)
+    params = stack_parameters(models, device)
     buffers = [torch.zeros_like(p) for p in params]
     order_generators = [torch.Generator().manual_seed(s + DATA_ORDER_OFFSET) for s in seeds]
     seed_slot = torch.tensor([seeds.index(seed) for _, seed in cells], device=device)  # (G,)
@@ -191,7 +191,7 @@ def train_grid(
 
     for epoch in range(1, config.epochs + 1):
         # --- train (the timed region) -------------------------------------------------------
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         orders = torch.stack([epoch_order(g, n, device) for g in order_generators])  # (S, N)
         was_alive = alive.clone()
@@ -200,13 +200,13 @@ def train_grid(
             rows = orders[:, first:first + config.batch_size][seed_slot]  # (G, B)
             # index_select gathers rows ~5x faster than x_train[rows] (measured, G = 16).
             x = data.x_train.index_select(0, rows.flatten()).view(*rows.shape, -1)
-            losses = _sgd_momentum_step(params, buffers, x, data.y_train[rows], alive,
+            losses = sgd_momentum_step(params, buffers, x, data.y_train[rows], alive,
                                         config.activation, config.lr, config.momentum)
             loss_sum += torch.where(alive, losses, 0.0)
         steps = math.ceil(n / config.batch_size)
         with torch.no_grad():  # as train(): weights that overflowed mark a model diverged too
             alive &= torch.stack([p.isfinite().flatten(1).all(1) for p in params]).all(0)
-        _sync(device)
+        sync(device)
         seconds = (time.perf_counter() - start) / n_models
 
         # --- evaluate -----------------------------------------------------------------------
@@ -227,7 +227,7 @@ def train_grid(
             break
         if progress is not None:
             progress.update(n_models)
-    _unstack_into(models, params)
+    unstack_into(models, params)
     for result, model in zip(results, models):
         result.model = model
     return results

@@ -12,6 +12,11 @@ A registered :class:`Scheme` initializes every ``nn.Linear`` of a model in order
 from one explicit ``torch.Generator`` -- so every (scheme, seed) cell is reproducible on its own.
 Biases are zero unless the scheme says otherwise.
 
+The registry (as timm's): the decorators :func:`register_per_layer` and :func:`register_model`
+fill a private table that is reached only through functions: :func:`get`,
+:func:`list_initializers`, :func:`register_scheme` and :func:`unregister` (for a ready-made
+:class:`Scheme`, e.g. a test's deliberately broken one).
+
 References:
     Glorot & Bengio (2010), Understanding the difficulty of training deep feedforward networks.
     He et al. (2015), Delving deep into rectifiers (arXiv:1502.01852).
@@ -169,8 +174,26 @@ class Scheme:
 _REGISTRY: dict[str, Scheme] = {}
 
 
-def _register_per_layer(name: str, formula: str, bias: str = "zeros"):
-    """Decorator: register a weight-level function as a scheme applied to every Linear layer."""
+def register_scheme(scheme: Scheme, replace: bool = False) -> Scheme:
+    """Add ``scheme`` to the registry under ``scheme.name``; ValueError if the name (or an alias)
+    is taken, unless ``replace``. Returns ``scheme``."""
+    if not replace and (scheme.name in _REGISTRY or scheme.name in ALIASES):
+        raise ValueError(f"initializer {scheme.name!r} is already registered")
+    _REGISTRY[scheme.name] = scheme
+    return scheme
+
+
+def unregister(name: str) -> Scheme:
+    """Remove the scheme called ``name`` from the registry and return it; ValueError listing the
+    valid names if there is none."""
+    scheme = get(name)
+    del _REGISTRY[scheme.name]
+    return scheme
+
+
+def register_per_layer(name: str, formula: str, bias: str = "zeros"):
+    """Decorator: register a weight-level function ``fn(weight, generator)`` as a scheme applied
+    to every Linear layer in order; biases follow the rule ``bias`` (one of BIAS_RULES)."""
     if bias not in BIAS_RULES:
         raise ValueError(f"Bias rule {bias} not supported, please use one of {BIAS_RULES}")
 
@@ -188,38 +211,44 @@ def _register_per_layer(name: str, formula: str, bias: str = "zeros"):
                     if bias == "zeros" and layer.bias is not None:
                         nn.init.zeros_(layer.bias)
 
-        _REGISTRY[name] = Scheme(name, formula, bias, needs_data=False, apply=apply)
+        register_scheme(Scheme(name, formula, bias, needs_data=False, apply=apply))
         return weight_fn
 
     return decorate
 
 
-def _register_model(name: str, formula: str, bias: str, needs_data: bool):
-    """Decorator: register a model-level function (one that must see the whole net or data)."""
+def register_model(name: str, formula: str, bias: str, needs_data: bool):
+    """Decorator: register a model-level function ``fn(model, generator, data)`` (one that must
+    see the whole net or the training inputs) as a scheme."""
 
     def decorate(model_fn: ModelFn) -> ModelFn:
-        _REGISTRY[name] = Scheme(name, formula, bias, needs_data, apply=model_fn)
+        register_scheme(Scheme(name, formula, bias, needs_data, apply=model_fn))
         return model_fn
 
     return decorate
 
 
-@_register_per_layer("zeros", "W = 0, b = 0")
+# Aliases, as jax has them; listed once under their canonical name.
+ALIASES = {"kaiming_normal": "he_normal", "kaiming_uniform": "he_uniform",
+           "glorot_normal": "xavier_normal", "glorot_uniform": "xavier_uniform"}
+
+
+@register_per_layer("zeros", "W = 0, b = 0")
 def zeros(w, g):
     return nn.init.zeros_(w)
 
 
-@_register_per_layer("random_normal", "N(0, 0.01^2)  (naive small random)")
+@register_per_layer("random_normal", "N(0, 0.01^2)  (naive small random)")
 def random_normal(w, g):
     return nn.init.normal_(w, 0.0, 0.01, generator=g)
 
 
-@_register_per_layer("random_large", "N(0, 1)  (naive unit random)")
+@register_per_layer("random_large", "N(0, 1)  (naive unit random)")
 def random_large(w, g):
     return nn.init.normal_(w, 0.0, 1.0, generator=g)
 
 
-@_register_model("torch_default", "U(+-1/sqrt(fan_in)): Var = 1/(3 fan_in) (nn.Linear)",
+@register_model("torch_default", "U(+-1/sqrt(fan_in)): Var = 1/(3 fan_in) (nn.Linear)",
                  bias="torch_default", needs_data=False)
 def torch_default(model, g, _data):
     with torch.no_grad():
@@ -227,37 +256,37 @@ def torch_default(model, g, _data):
             torch_default_(layer.weight, layer.bias, g)
 
 
-@_register_per_layer("xavier_uniform", "U(+-sqrt(6/(fan_in+fan_out))): Var = 2/(fan_in+fan_out)")
+@register_per_layer("xavier_uniform", "U(+-sqrt(6/(fan_in+fan_out))): Var = 2/(fan_in+fan_out)")
 def xavier_uniform(w, g):
     return nn.init.xavier_uniform_(w, generator=g)
 
 
-@_register_per_layer("xavier_normal", "N(0, 2/(fan_in+fan_out))")
+@register_per_layer("xavier_normal", "N(0, 2/(fan_in+fan_out))")
 def xavier_normal(w, g):
     return nn.init.xavier_normal_(w, generator=g)
 
 
-@_register_per_layer("he_uniform", "U(+-sqrt(6/fan_in)): Var = 2/fan_in")
+@register_per_layer("he_uniform", "U(+-sqrt(6/fan_in)): Var = 2/fan_in")
 def he_uniform(w, g):
     return nn.init.kaiming_uniform_(w, nonlinearity="relu", generator=g)
 
 
-@_register_per_layer("he_normal", "N(0, 2/fan_in)")
+@register_per_layer("he_normal", "N(0, 2/fan_in)")
 def he_normal(w, g):
     return nn.init.kaiming_normal_(w, nonlinearity="relu", generator=g)
 
 
-@_register_per_layer("lecun_normal", "N(0, 1/fan_in)")
+@register_per_layer("lecun_normal", "N(0, 1/fan_in)")
 def lecun_normal(w, g):
     return variance_scaling_(w, 1.0, "fan_in", "normal", generator=g)
 
 
-@_register_per_layer("orthogonal", "W = Q, Q^T Q = I (QR of a Gaussian; gain 1)")
+@register_per_layer("orthogonal", "W = Q, Q^T Q = I (QR of a Gaussian; gain 1)")
 def orthogonal(w, g):
     return nn.init.orthogonal_(w, gain=1.0, generator=g)
 
 
-@_register_model("lsuv", "orthogonal, then W_l /= std(layer l output) until std = 1 +- 0.1",
+@register_model("lsuv", "orthogonal, then W_l /= std(layer l output) until std = 1 +- 0.1",
                  bias="zeros", needs_data=True)
 def lsuv(model, g, data):
     _REGISTRY["orthogonal"].apply(model, g, None)
@@ -265,23 +294,18 @@ def lsuv(model, g, data):
     lsuv_(model, data[rows].to(next(model.parameters()).device))
 
 
-@_register_per_layer("seed_zero", "W = 0, b ~ U(+-1/sqrt(fan_in))  (seed notebook 'zero')",
+@register_per_layer("seed_zero", "W = 0, b ~ U(+-1/sqrt(fan_in))  (seed notebook 'zero')",
                      bias="torch_default")
 def seed_zero(w, g):
     return nn.init.zeros_(w)
 
 
-@_register_per_layer(
+@register_per_layer(
     "seed_random", "xavier_uniform W, b ~ U(+-1/sqrt(fan_in))  (seed notebook 'random')",
     bias="torch_default",
 )
 def seed_random(w, g):
     return nn.init.xavier_uniform_(w, generator=g)
-
-
-# Aliases, as jax has them; listed once under their canonical name.
-ALIASES = {"kaiming_normal": "he_normal", "kaiming_uniform": "he_uniform",
-           "glorot_normal": "xavier_normal", "glorot_uniform": "xavier_uniform"}
 
 
 def list_initializers() -> list[str]:

@@ -56,9 +56,15 @@ class MLP(nn.Sequential):
 
     def describe(self) -> str:
         """Short architecture name used in reports, e.g. ``mlp-784-256-128-10-relu``."""
-        return "mlp-" + "-".join(map(str, self.sizes)) + f"-{self.activation}"
+        return mlp_name(self.sizes, self.activation)
 
 
 def mlp_sizes(n_inputs: int, hidden: Sequence[int], n_classes: int) -> list[int]:
     """The full size list of an MLP from its input size, hidden widths and class count."""
     return [n_inputs, *hidden, n_classes]
+
+
+def mlp_name(sizes: Sequence[int], activation: str) -> str:
+    """The architecture name reports use: ``mlp-<sizes joined by ->-<activation>``, e.g.
+    ``mlp-784-256-128-10-relu``."""
+    return "mlp-" + "-".join(map(str, sizes)) + f"-{activation}"

@@ -14,6 +14,7 @@ Each function returns the paths it wrote; nothing is shown on screen.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import warnings
@@ -26,6 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .files import write_atomic  # noqa: E402
 from .probes import PROBE_COLUMNS, PROBES_FILE  # noqa: E402
 from .reports import EPOCHS_FILE, ReportError, check_writable, load  # noqa: E402
 
@@ -90,11 +92,10 @@ def _curves(ax, part: pd.DataFrame, column: str, colors: dict, scale: float = 1.
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=DPI, format="png")
+    png = io.BytesIO()
+    fig.savefig(png, dpi=DPI, format="png")
     plt.close(fig)
-    tmp.replace(path)  # atomic, like every other report file
+    write_atomic(path, png.getvalue())  # whole or absent, like every other report file
     return path
 
 

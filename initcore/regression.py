@@ -32,7 +32,6 @@ regression when that falls by more than MAX_THROUGHPUT_DROP of the baseline, so 
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -297,37 +296,3 @@ def comparison_table(baseline: pd.DataFrame, current: pd.DataFrame) -> pd.DataFr
     merged["p_min"] = [min((t.p_value for t in v.tests), default=math.nan) for v in verdicts]
     merged["verdict"] = ["REGRESSED" if v.regressed else "ok" for v in verdicts]
     return merged
-
-
-def add_compare_parser(commands) -> None:
-    compare_parser = commands.add_parser(
-        "compare", help="compare a run against a baseline; exit 1 on regression")
-    compare_parser.add_argument("baseline", help="baseline run folder or summary.csv")
-    compare_parser.add_argument("current", help="current run folder or summary.csv")
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    """Exit 0: every baseline cell compared, none regressed; 1: a regression; 2 (one line on
-    stderr): a report unreadable or incomplete, or baseline cells that could not be judged."""
-    baseline, current = load_summary(args.baseline), load_summary(args.current)
-    verdicts = compare(baseline, current)
-    if not verdicts:
-        raise ReportError(f"{args.current} shares no (dataset, init) cell with the baseline "
-                          f"{args.baseline}: nothing compared")
-    unjudged = unjudged_cells(baseline, current)
-    n_cells = len(baseline.drop_duplicates(key_columns(baseline, current)))
-    print(comparison_table(baseline, current).to_string(index=False, float_format="%.4f"))
-    for verdict in verdicts:
-        if verdict.regressed:
-            print(verdict.message)
-    regressions = sum(v.regressed for v in verdicts)
-    judged = n_cells - len(unjudged)
-    print(f"{regressions} regression(s) in {len(verdicts)} initializer(s); "
-          f"compared {judged} of {n_cells} baseline cells "
-          f"({count_tests(baseline, current)} accuracy tests, Holm, family-wise alpha {ALPHA:g})")
-    if unjudged:
-        shown = "; ".join(unjudged[:5]) + (f"; ... ({len(unjudged)} in all)"
-                                           if len(unjudged) > 5 else "")
-        raise ReportError(f"{args.current} cannot be judged on {len(unjudged)} of {n_cells} "
-                          f"baseline cell(s): {shown}")
-    return EXIT_REGRESSION if regressions else 0

@@ -9,7 +9,8 @@ are its summary rows appended to the history, so the history holds complete runs
 re-derived from the folders (:func:`repair_history`). The history is append-only: rows are added
 in one write under a lock file beside it (``.history.csv.lock``), so concurrent writers
 (pytest-xdist workers, other users, other containers) never lose or interleave rows, and earlier
-rows are never re-parsed or rewritten with guessed types.
+rows are never re-parsed or rewritten with guessed types. The atomic write, the lock and the
+cleanup of killed writers' temp files are :mod:`initcore.files`'.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import re
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -30,14 +30,13 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from filelock import FileLock
+
+from .files import clean_stale_temps, file_lock, write_atomic
 
 EPOCHS_FILE, SUMMARY_FILE, HISTORY_FILE = "epochs.csv", "summary.csv", "history.csv"
 MARKER_FILE = "run.json"  # written last: a run folder without it is incomplete
 MAX_RUN_ID = 128
 _RUN_ID = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{MAX_RUN_ID - 1}}}")
-STALE_TEMP_SECONDS = 3600.0  # a temp file this old is a killed writer's, whoever wrote it
-_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
 
 # The per-epoch table, declared once. seconds: wall time of the epoch's training steps for one
 # model (for the grid trainer: the grid epoch divided by grid_size).
@@ -130,6 +129,23 @@ def summarize(epochs: pd.DataFrame, formulas: dict[str, str] | None = None) -> p
     return summary[SUMMARY_COLUMNS]
 
 
+def format_summary(summary: pd.DataFrame) -> str:
+    """The summary table as people read it: accuracy in percent, mean +- std over seeds."""
+    table = pd.DataFrame({
+        "init": summary["init"],
+        "test acc % (mean +- std)": [
+            f"{100 * m:6.2f} +- {100 * s:5.2f}" if pd.notna(m) else "   n/a"
+            for m, s in zip(summary["acc_mean"], summary["acc_std"].fillna(0.0))],
+        "min": (100 * summary["acc_min"]).round(2),
+        "max": (100 * summary["acc_max"]).round(2),
+        "seeds": summary["n_seeds"],
+        "diverged": summary["n_diverged"],
+        "epochs": summary["epochs"],
+        "s/epoch": summary["seconds_per_epoch"].round(3),
+    })
+    return table.to_string(index=False)
+
+
 def check_writable(folder: str | Path) -> Path:
     """Create ``folder`` if needed and prove a file can be written there; ReportError if not."""
     folder = Path(folder)
@@ -172,6 +188,12 @@ def check_new_run(report_dir: str | Path, run_id: str) -> Path:
                           "pick another --run-id or remove that folder")
     read_header(folder / HISTORY_FILE)  # a folder or an unreadable file named history.csv fails
     return run_dir
+
+
+def new_run_dir(report_dir: str | Path, run_id: str | None = None) -> Path:
+    """The checked folder of a new run, ``<report_dir>/<run_id>`` (a time-based id when
+    ``run_id`` is None): see :func:`check_new_run`. Nothing is created but the report folder."""
+    return check_new_run(report_dir, run_id if run_id is not None else new_run_id())
 
 
 def claim_run_dir(run_dir: Path) -> Path:
@@ -233,7 +255,7 @@ def write_run_table(run_dir: str | Path, name: str, table: pd.DataFrame, **info)
 
 
 # ---------------------------------------------------------------------------------------------
-# Atomic files, the append-only history and its lock
+# CSV files: atomic, and the append-only history under its lock (initcore.files)
 # ---------------------------------------------------------------------------------------------
 
 def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -241,71 +263,6 @@ def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     write_atomic(path, frame.to_csv(index=False))
     return path
-
-
-def _temp_prefix(path: Path) -> str:
-    """Temp files name their writer (host, pid), so a cleanup can tell a dead writer's leftovers
-    from a live writer's file: ``.<name>.<host>.<pid>.<random>.tmp``."""
-    return f".{path.name}.{_HOST}.{os.getpid()}."
-
-
-def write_atomic(path: Path, content: str | bytes) -> None:
-    """Write ``content`` to ``path`` via a temporary file in the same folder and os.replace, so a
-    reader (or a killed writer) only ever sees the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600 files; give the usual permissions
-        with os.fdopen(fd, "wb" if isinstance(content, bytes) else "w") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def history_lock(path: str | Path) -> FileLock:
-    """The lock of a report file: a hidden file beside it (``.<name>.lock``), so every writer of
-    that file -- whatever its TMPDIR, user or container -- takes the same lock."""
-    path = Path(path)
-    return FileLock(str(path.parent / f".{path.name}.lock"))
-
-
-def clean_stale_temps(folder: str | Path, max_age: float = STALE_TEMP_SECONDS) -> list[Path]:
-    """Remove temp files (``.*.tmp``) left in ``folder`` by killed writers: those whose writer
-    process (named in the file name, on this host) is gone, and any older than ``max_age``
-    seconds (a live write takes milliseconds). Returns what was removed."""
-    removed = []
-    now = time.time()
-    for tmp in Path(folder).glob(".*.tmp"):
-        try:
-            age = now - tmp.lstat().st_mtime
-            parts = tmp.name.split(".")
-            host, pid = (parts[-4], parts[-3]) if len(parts) >= 5 else ("", "")
-            gone = host == _HOST and pid.isdigit() and not _alive(int(pid))
-            if gone or age > max_age:
-                if tmp.is_dir() and not tmp.is_symlink():
-                    continue  # not ours: we only ever write temp files
-                tmp.unlink()
-                removed.append(tmp)
-        except OSError:
-            continue  # vanished meanwhile (another cleaner, or its writer finished)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def read_header(path: Path) -> list[str] | None:
@@ -340,7 +297,7 @@ def append_history(rows: pd.DataFrame, path: str | Path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with history_lock(path):
+    with file_lock(path):
         _append_locked(rows, path)
     return path
 
@@ -401,7 +358,7 @@ def repair_history(report_dir: str | Path) -> list[str]:
     report_dir = Path(report_dir)
     path = report_dir / HISTORY_FILE
     added = []
-    with history_lock(path):
+    with file_lock(path):
         known = history_run_ids(path)
         for run_dir in sorted(p for p in report_dir.iterdir() if p.is_dir()):
             summary = run_dir / SUMMARY_FILE

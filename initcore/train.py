@@ -1,4 +1,4 @@
-"""Training: the seed recipe for one model (:func:`train`) and many at once (:func:`train_grid`).
+"""Training: the seed recipe for one model (:func:`train`); many at once: :mod:`initcore.grid`.
 
 The seed recipe: MLP 784-256-128-10 with ReLU, cross-entropy, SGD lr 0.01 momentum 0.9, batch 64,
 10 epochs, a new shuffle every epoch, test accuracy at the end. Data are indexed straight out of
@@ -24,7 +24,8 @@ from torch import Tensor, nn
 
 from . import initializers
 from .data import Dataset
-from .models import MLP, check_activation, mlp_sizes
+from .device import available_memory, sync
+from .models import MLP, check_activation, mlp_name, mlp_sizes
 
 DATA_ORDER_OFFSET = 1_000_003  # data-order generator seed = seed + this (a prime, far from seeds)
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
@@ -33,42 +34,6 @@ EVAL_CHUNK = 2_500  # test rows evaluated at once (bounds memory when G models e
 
 class Progress(Protocol):
     def update(self, n: int = 1) -> object: ...
-
-
-def check_device(device: str) -> None:
-    """ValueError (one line) unless torch can use ``device`` here: a valid name, and for
-    ``cuda[:N]`` a visible GPU (torch would otherwise fail deep inside the first transfer)."""
-    try:
-        torch.device(device)
-    except RuntimeError as e:
-        raise ValueError(f"invalid --device {device!r} ({e})") from e
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {device}: CUDA is not available on this machine")
-        index = torch.device(device).index
-        if index is not None and index >= torch.cuda.device_count():
-            raise ValueError(f"--device {device}: this machine has "
-                             f"{torch.cuda.device_count()} CUDA device(s)")
-    try:  # a valid name is not a usable device (mps, xpu ... without their backend)
-        torch.empty(1, device=device)
-    except (RuntimeError, AssertionError) as e:
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0][:160]
-        raise ValueError(f"--device {device} cannot be used here ({reason})") from e
-
-
-def available_memory(device: str) -> int | None:
-    """Bytes that can still be allocated on ``device`` (None if unknown): MemAvailable of
-    /proc/meminfo for the CPU, the driver's free memory for a GPU."""
-    try:
-        if torch.device(device).type == "cuda":
-            return torch.cuda.mem_get_info(torch.device(device))[0]
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, RuntimeError, ValueError):
-        return None
-    return None
 
 
 def estimate_bytes(config: TrainConfig, n_models: int, n_features: int, n_classes: int,
@@ -127,8 +92,7 @@ class TrainConfig:
 
     def model_name(self, n_features: int = 784, n_classes: int = 10) -> str:
         """Architecture name used in reports, e.g. ``mlp-784-256-128-10-relu``."""
-        sizes = mlp_sizes(n_features, self.hidden, n_classes)
-        return "mlp-" + "-".join(map(str, sizes)) + f"-{self.activation}"
+        return mlp_name(mlp_sizes(n_features, self.hidden, n_classes), self.activation)
 
 
 @dataclass(frozen=True)
@@ -183,11 +147,6 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor) -> tuple[float, float]:
     return loss_sum / x.shape[0], correct / x.shape[0]
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def train(
     init: str, seed: int, data: Dataset, config: TrainConfig = TrainConfig(),
     progress: Progress | None = None,
@@ -204,7 +163,7 @@ def train(
 
     for epoch in range(1, config.epochs + 1):
         # --- train (the timed region) -------------------------------------------------------
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         order = epoch_order(order_generator, n, device)
         losses = []
@@ -221,7 +180,7 @@ def train(
             losses.append(loss.detach())
         # A finite loss can hide overflowed weights (e.g. a -inf bias of an unused class).
         diverged = diverged or not all(torch.isfinite(p).all() for p in model.parameters())
-        _sync(device)
+        sync(device)
         seconds = time.perf_counter() - start
 
         # --- evaluate -----------------------------------------------------------------------
@@ -238,8 +197,3 @@ def train(
             break
     result.model = model.cpu()
     return result
-
-
-# train_grid lives in its own module (it is the longer, vectorized half); re-exported here so
-# callers import both trainers from one place.
-from .grid import train_grid  # noqa: E402,F401

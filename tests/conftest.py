@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from initcore import data
+from initcore import data, initializers
 
 SMALL_TRAIN_ROWS = 1_000  # training rows of the `small_data` subset
 MNIST_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -96,3 +96,29 @@ def write_tiny_mnist(root: Path, seed: int = 0, n_train: int = 20, n_test: int =
 def make_mnist() -> Callable[..., Path]:
     """``make_mnist(root, seed=0)`` writes a tiny valid MNIST under root; see write_tiny_mnist."""
     return write_tiny_mnist
+
+
+class ProgressCounter:
+    """A progress sink for the trainers' ``progress=`` argument that counts model-epochs."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+
+@pytest.fixture
+def register_scheme() -> Iterator[Callable[[initializers.Scheme], str]]:
+    """``register_scheme(scheme)`` adds a test-only scheme to the registry (its public API) and
+    returns its name; every scheme added is unregistered after the test."""
+    added: list[str] = []
+
+    def register(scheme: initializers.Scheme) -> str:
+        initializers.register_scheme(scheme)
+        added.append(scheme.name)
+        return scheme.name
+
+    yield register
+    for name in added:
+        initializers.unregister(name)

@@ -22,11 +22,12 @@ import math
 import pytest
 import torch
 
+from conftest import ProgressCounter
 from initcore import initializers
 from initcore.data import Dataset
-from initcore.grid import _sgd_momentum_step, _stack_parameters, grid_forward
+from initcore.grid import grid_forward, sgd_momentum_step, stack_parameters, train_grid
 from initcore.models import ACTIVATIONS, MLP
-from initcore.train import RunResult, TrainConfig, train, train_grid
+from initcore.train import RunResult, TrainConfig, train
 
 NAMES = initializers.list_initializers()
 SEEDS = [0, 1]
@@ -67,7 +68,7 @@ def test_grid_matches_single_trainer(grid_results, small_data: Dataset, name: st
 def test_grid_forward_equals_mlp_forward(small_data: Dataset, activation: str) -> None:
     models = [initializers.initialize(MLP([784, 64, 32, 10], activation), "he_normal", seed)
               for seed in (0, 1, 2)]
-    params = _stack_parameters(models, torch.device("cpu"))
+    params = stack_parameters(models, torch.device("cpu"))
     x = small_data.x_test[:200]
     with torch.no_grad():
         stacked = grid_forward(params, x, activation)  # (G, B, C)
@@ -87,14 +88,14 @@ def _check_step_against_autograd(data: Dataset, sizes: list[int], activation: st
     lr, momentum = TrainConfig().lr, TrainConfig().momentum
     models = [initializers.initialize(MLP(sizes, activation), name, seed).double()
               for name, seed in cells]
-    params = _stack_parameters(models, torch.device("cpu"))
+    params = stack_parameters(models, torch.device("cpu"))
     buffers = [torch.zeros_like(p) for p in params]
     optimizers = [torch.optim.SGD(m.parameters(), lr=lr, momentum=momentum) for m in models]
     alive = torch.ones(len(models), dtype=torch.bool)
     for step in range(steps):
         x = data.x_train[64 * step:64 * (step + 1)].double()
         y = data.y_train[64 * step:64 * (step + 1)]
-        losses = _sgd_momentum_step(params, buffers, x.expand(len(models), -1, -1),
+        losses = sgd_momentum_step(params, buffers, x.expand(len(models), -1, -1),
                                     y.expand(len(models), -1), alive, activation, lr, momentum)
         for g, (model, optimizer) in enumerate(zip(models, optimizers)):
             optimizer.zero_grad()
@@ -151,26 +152,14 @@ def test_grid_order_init_major_and_seeds_unique(small_data: Dataset) -> None:
 
 
 def test_grid_progress_counts_model_epochs(small_data: Dataset) -> None:
-    class Counter:
-        n = 0
-
-        def update(self, n: int = 1) -> None:
-            self.n += n
-
-    counter = Counter()
+    counter = ProgressCounter()
     train_grid(["zeros", "he_normal"], [0, 1], small_data,
                TrainConfig(epochs=2, hidden=(16,)), progress=counter)
     assert counter.n == 2 * 2 * 2, f"progress saw {counter.n} model-epochs, expected 8"
 
 
 def test_grid_progress_counts_skipped_epochs_after_divergence(small_data: Dataset) -> None:
-    class Counter:
-        n = 0
-
-        def update(self, n: int = 1) -> None:
-            self.n += n
-
-    single, grid = Counter(), Counter()
+    single, grid = ProgressCounter(), ProgressCounter()
     config = TrainConfig(epochs=3, hidden=(64, 32), lr=1e10)  # he_normal diverges in epoch 1
     train("he_normal", 0, small_data, config, progress=single)
     train_grid(["he_normal"], [0], small_data, config, progress=grid)

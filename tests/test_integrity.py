@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from initcore import cli, reports
+from initcore import cli, files, reports
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--hidden", "8", "--epochs", "1", "--seeds", "1", "--init", "zeros"]
@@ -216,13 +216,13 @@ def test_ctrl_c_while_writing_says_the_folder_is_incomplete(workdir: Path, capsy
 def test_stale_temp_files_of_dead_writers_are_removed(tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    host = reports._HOST
+    host = files.HOST
     stale = tmp_path / f".history.csv.{host}.{dead.pid}.abc123.tmp"
     old = tmp_path / ".history.csv.q1w2e3.tmp"  # an older writer's name: judged by age
     live = tmp_path / f".history.csv.{host}.{os.getpid()}.zzz999.tmp"
     for path in (stale, old, live):
         path.write_text("run_id\nx\n")
-    past = time.time() - 2 * reports.STALE_TEMP_SECONDS
+    past = time.time() - 2 * files.STALE_TEMP_SECONDS
     os.utime(old, (past, past))
     os.utime(stale, (time.time() - 5, time.time() - 5))
     reports.append_history(summary_rows("new"), tmp_path / "history.csv")
@@ -279,6 +279,6 @@ def test_kill_9_leaves_only_complete_or_clearly_incomplete_runs(tmp_path: Path) 
         f"history and complete folders differ: {sorted(in_history ^ complete)[:5]}")
     assert len(history) == 3 * len(complete), "a run's rows appear twice or partly"
     for folder in [tmp_path, *folders]:
-        reports.clean_stale_temps(folder)  # what `initcore repair` does
+        files.clean_stale_temps(folder)  # what `initcore repair` does
     left = list(tmp_path.rglob("*.tmp"))
     assert left == [], f"temp files of killed writers left: {left}"

@@ -7,15 +7,18 @@ Runs are kept small: 1,000 training rows (the `small_data` fixture), 1-3 epochs,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 import torch
 
+from conftest import ProgressCounter
 from initcore import initializers
 from initcore.data import Dataset
+from initcore.grid import train_grid
 from initcore.initializers import linear_layers
-from initcore.train import RunResult, TrainConfig, build_model, train, train_grid
+from initcore.train import RunResult, TrainConfig, build_model, train
 
 SMALL = TrainConfig(epochs=1, hidden=(64, 32))  # a fast config for properties of any width
 HUGE_LR = 1e10  # weights blow up to inf/NaN within the first epoch (measured: he_normal,
@@ -85,13 +88,7 @@ def test_train_learns_something(small_data: Dataset) -> None:
 
 
 def test_train_progress_counts_model_epochs(small_data: Dataset) -> None:
-    class Counter:
-        n = 0
-
-        def update(self, n: int = 1) -> None:
-            self.n += n
-
-    counter = Counter()
+    counter = ProgressCounter()
     train("he_normal", 0, small_data, replace(SMALL, epochs=2), progress=counter)
     assert counter.n == 2, f"progress saw {counter.n} model-epochs, expected 2"
 
@@ -121,11 +118,11 @@ def test_train_grid_huge_lr_marks_diverged_and_stops(small_data: Dataset) -> Non
     assert not zeros.diverged and len(zeros.epochs) == 3, f"zeros rows: {metrics(zeros)}"
 
 
-def _register_exploding(monkeypatch: pytest.MonkeyPatch) -> str:
+def _register_exploding(register_scheme: Callable[[initializers.Scheme], str]) -> str:
     """A test-only scheme: he_normal scaled by 1e20; its logits overflow (inf, NaN loss) at once.
 
-    Put straight into the registry dict (initcore has no public way to register a scheme);
-    monkeypatch takes it out again after the test.
+    Added through the registry's public API; the ``register_scheme`` fixture removes it again
+    after the test.
     """
     he = initializers.get("he_normal")
 
@@ -135,16 +132,14 @@ def _register_exploding(monkeypatch: pytest.MonkeyPatch) -> str:
             for layer in linear_layers(model):
                 layer.weight.mul_(1e20)
 
-    name = "test_exploding"
-    monkeypatch.setitem(initializers._REGISTRY, name,
-                        initializers.Scheme(name, "1e20 * he_normal", "zeros", False, apply))
-    return name
+    return register_scheme(initializers.Scheme("test_exploding", "1e20 * he_normal", "zeros",
+                                               False, apply))
 
 
 def test_train_grid_diverged_model_does_not_poison_others(
-        small_data: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+        small_data: Dataset, register_scheme) -> None:
     # At the seed recipe's lr, so the survivors train normally; one model explodes at once.
-    exploding = _register_exploding(monkeypatch)
+    exploding = _register_exploding(register_scheme)
     config = replace(SMALL, epochs=2)
     with_it = train_grid([exploding, "he_normal", "xavier_normal"], [0, 1], small_data, config)
     without = train_grid(["he_normal", "xavier_normal"], [0, 1], small_data, config)
@@ -169,10 +164,10 @@ def test_train_grid_diverged_model_does_not_poison_others(
 
 @pytest.mark.parametrize("trainer", ["single", "grid"])
 def test_train_diverged_model_frozen_no_step_on_nan(small_data: Dataset, trainer: str,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                                    register_scheme) -> None:
     # The exploding scheme's very first loss is NaN, so no SGD step may be taken: the returned
     # model must hold exactly its initial weights (the grid must not let NaN gradients in).
-    exploding = _register_exploding(monkeypatch)
+    exploding = _register_exploding(register_scheme)
     config = replace(SMALL, epochs=2)
     if trainer == "single":
         result = train(exploding, 0, small_data, config)
@@ -211,35 +206,3 @@ def test_zeros_relu_only_output_bias_moves(mnist5k: Dataset, trainer: str) -> No
     # float32 of the grid's accuracy vs the exact fraction: < 1e-7.
     assert abs(result.final_acc - share) < 1e-6, (
         f"accuracy {result.final_acc} should equal the share {share} of class {int(predicted[0])}")
-
-
-def test_grid_peak_memory_counts_the_grid() -> None:
-    """Measured in a fresh process: the peak must include at least the stacked weights and
-    momentum buffers (2 x 4 bytes x G x parameters), and grow with G. Measured here on mnist-5k:
-    1 model adds 9.5 MiB (stacked 1.8), 39 models 207 MiB (stacked 70)."""
-    from initcore.speed import grid_peak_memory
-
-    config = TrainConfig(epochs=1)
-    one = grid_peak_memory("mnist-5k", None, ["he_normal"], [0], config, rows=640)
-    many = grid_peak_memory("mnist-5k", None, ["he_normal", "xavier_normal"], range(8), config,
-                            rows=640)
-    assert many["models"] == 16 and one["models"] == 1
-    for memory in (one, many):
-        assert memory["grid_mb"] >= memory["stacked_mb"], memory
-        assert memory["peak_rss_mb"] >= memory["before_mb"] + memory["grid_mb"] - 1e-6, memory
-    assert many["grid_mb"] > one["grid_mb"] + 0.9 * (many["stacked_mb"] - one["stacked_mb"]), (
-        f"16 models should add at least their stacked tensors over 1: {one} vs {many}")
-
-
-def test_rss_readings_fall_back_without_proc(monkeypatch) -> None:
-    from initcore import speed
-
-    now, peak = speed._rss_now_and_peak_mb()
-    assert 0 < now <= peak, (now, peak)
-
-    def no_proc(field: str) -> float:
-        raise OSError("no /proc here")
-
-    monkeypatch.setattr(speed, "_status_mb", no_proc)
-    now, peak = speed._rss_now_and_peak_mb()
-    assert now == peak > 10, f"getrusage's peak in MiB expected, got {peak}"

@@ -1,7 +1,8 @@
 """Accuracy: every initializer of the profile against the bounds that theory and measurement give.
 
 One test per (experiment, initializer) cell, parametrized from the profile's bound tables
-(initcore/profiles.py); the grid behind them is trained once per session (bench/conftest.py).
+(initcore/profiles.py); the grid behind them is trained once per session (the ``trained``
+fixture of initcore/pytest_plugin.py).
 """
 
 from __future__ import annotations

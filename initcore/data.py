@@ -169,7 +169,7 @@ def _find_files(name: str, data_dir: Path, download: bool) -> dict[str, tuple[Pa
     found = {stem: _read_checked(raw_dir, stem) for stem in _IDX_FILES}
     missing = [stem for stem, hit in found.items() if hit is None]
     if missing and download:
-        import torchvision.datasets as tv
+        import torchvision.datasets as tv  # heavy: imported only to download
 
         for train in (True, False):
             getattr(tv, class_name)(root=str(data_dir), train=train, download=True)

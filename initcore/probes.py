@@ -28,6 +28,7 @@ Probes run in float64, so a signal that grows 128x per layer (``random_large``) 
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -100,8 +101,6 @@ def probe_model(model: nn.Sequential, x: Tensor, y: Tensor) -> dict[str, list[fl
 
 
 def _float64_copy(model: nn.Module) -> nn.Module:
-    import copy
-
     clone = copy.deepcopy(model).to(torch.float64)
     clone.zero_grad(set_to_none=True)
     return clone

@@ -205,3 +205,20 @@ def test_pytest_plugin_is_inert_outside_bench_sessions(tmp_path: Path) -> None:
                      if p.name not in ("test_other.py", "__pycache__")
                      and "__pycache__" not in p.parts)
     assert written == [], f"files written by a session that is not a bench session: {written}"
+
+
+def test_architecture_argparse_only_in_the_command_line() -> None:
+    users = [m for m, path in MODULES.items() if not m.startswith("initcore.cli")
+             and any(isinstance(n, ast.Import) and any(a.name == "argparse" for a in n.names)
+                     or isinstance(n, ast.ImportFrom) and n.module == "argparse"
+                     for n in ast.walk(ast.parse(path.read_text())))]
+    assert not users, f"argparse outside initcore/cli/: {users}"
+
+
+def test_architecture_every_command_module_is_in_the_table() -> None:
+    from initcore import cli
+
+    modules = {m.rpartition(".")[2] for m in MODULES if m.startswith("initcore.cli.")}
+    in_table = {module.__name__.rpartition(".")[2] for module in cli.COMMANDS.values()}
+    assert modules - {"common"} == in_table, (
+        f"initcore/cli/ modules without a command: {sorted(modules - {'common'} - in_table)}")

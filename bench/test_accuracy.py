@@ -1,7 +1,7 @@
 """Accuracy: every initializer of the profile against the bounds that theory and measurement give.
 
 One test per (experiment, initializer) cell, parametrized from the profile's bound tables
-(initcore/profiles.py); the grid behind them is trained once per session (the ``trained``
+(initcore/bounds.py); the grid behind them is trained once per session (the ``trained``
 fixture of initcore/pytest_plugin.py).
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from initcore.experiments import check_bound
 from initcore.initializers import linear_layers
-from initcore.profiles import check_bound
 
 
 def test_accuracy_within_bounds(cell, trained):

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from initcore import initializers, regression, reports
+from initcore.experiments import check_bound
 from initcore.grid import train_grid
-from initcore.profiles import check_bound
 
 
 def _scaled_he(name: str, factor: float) -> initializers.Scheme:

@@ -1,9 +1,9 @@
-"""Named experiment profiles and the bounds each one expects, kept as data.
+"""Named experiment profiles: what ``pytest bench --profile NAME`` trains and checks.
 
-A :class:`Profile` is a list of :class:`Experiment` (dataset, architecture and recipe, initializers,
-seeds) plus, per experiment, a table ``init -> Bound``: what the final (or epoch-k) test accuracy
-must satisfy, and the measurement the number came from. Tests in ``bench/`` read these tables;
-no bound is written as a literal in a test body.
+A :class:`~initcore.experiments.Profile` is a list of :class:`~initcore.experiments.Experiment`
+(dataset, architecture and recipe, initializers, seeds), each with its table ``init -> Bound``
+from :mod:`initcore.bounds` (what the accuracy must satisfy, and the measurement the number came
+from). The types and the rule that checks a bound are :mod:`initcore.experiments`.
 
 Profiles: ``smoke`` (embedded mnist-5k, the default of ``pytest bench``, a few minutes on 2 CPU
 cores), ``seed`` (the seed recipe on full MNIST), ``nightly`` (full MNIST, more seeds, plus the
@@ -12,258 +12,30 @@ deep experiments) and ``deep`` (the deep experiments alone).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from .bounds import (
+    DEEP_RELU_BOUNDS,
+    DEEP_SHORT_BOUNDS,
+    DEEP_TANH_BOUNDS,
+    SEED_BOUNDS,
+    SMOKE_BOUNDS,
+    SWEEP_BOUNDS,
+)
+from .experiments import Experiment, Profile
 from .initializers import list_initializers
 from .train import TrainConfig
-
-CHANCE = 0.1  # 10 balanced-ish classes
-
-
-@dataclass(frozen=True)
-class Bound:
-    """What one initializer's test accuracy must satisfy in one experiment."""
-
-    min_acc: float | None = None  # accuracy must be >= this (fraction), None: no lower bound
-    max_acc: float | None = None  # accuracy must be <= this (fraction), None: no upper bound
-    may_diverge: bool = False  # True: a diverged run (NaN loss) also passes
-    epoch: int | None = None  # the epoch the bound applies to; None: the last one
-    why: str = ""  # the theory behind the bound, one line
-    measured: str = ""  # the measurement it came from: seeds, mean, spread
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """One grid of (initializer x seed) models trained together with one recipe."""
-
-    name: str  # unique within a profile, used in test ids and report rows
-    dataset: str  # initcore.data.DATASETS
-    config: TrainConfig  # architecture and recipe
-    inits: tuple[str, ...]  # initializers trained (all of the registry by default)
-    seeds: tuple[int, ...]  # seeds trained
-    bounds: dict[str, tuple[Bound, ...]] = field(default_factory=dict)  # init -> bounds
-
-
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    description: str
-    experiments: tuple[Experiment, ...]
-
-    def experiment(self, name: str) -> Experiment:
-        for experiment in self.experiments:
-            if experiment.name == name:
-                return experiment
-        valid = ", ".join(e.name for e in self.experiments)
-        raise ValueError(f"profile {self.name!r} has no experiment {name!r}; valid: {valid}")
-
 
 SEED_RECIPE = TrainConfig()  # 784-256-128-10 ReLU, SGD 0.01/0.9, batch 64, 10 epochs
 ALL = tuple(list_initializers())
 
-# ---------------------------------------------------------------------------------------------
-# Bounds. Each number was measured with the command in `measured` (see README "Benchmark suite").
-# ---------------------------------------------------------------------------------------------
-
-_TRAINS = "a variance-preserving scale lets a 3-layer ReLU net train fast"
-_SMOKE_SRC = "mnist-5k, 3 epochs, seeds 0-9 (initcore run --seeds 10)"
-# Kernel perturbations: the same 10 seeds re-run under ATEN_CPU_CAPABILITY=default, =avx2,
-# OMP_NUM_THREADS=1, =2, and avx2 + MKL_ENABLE_INSTRUCTIONS=AVX2 + one thread (the closest this
-# AVX-512 machine comes to an AVX2-only CPU). Each changes which kernels and reduction orders run
-# (OMP_NUM_THREADS=2 is this 2-core machine's default and gave identical numbers); 54 of the 130
-# cells changed under the portable kernels, by up to 0.6 point for the schemes that train.
-_PERTURBED = "5 kernel perturbations x seeds 0-9"
-
-
-def _high(min_acc: float, measured: str, why: str = _TRAINS) -> tuple[Bound, ...]:
-    return (Bound(min_acc=min_acc, why=why, measured=measured),)
-
-
-SMOKE_BOUNDS: dict[str, tuple[Bound, ...]] = {
-    # A constant predictor scores the share of its class: exactly 10% on the balanced test split.
-    "zeros": (Bound(max_acc=0.101, why="W=b=0: hidden gradients are exactly 0, only the output "
-                    "bias learns -> constant prediction", measured=f"{_SMOKE_SRC}: 10.00% all; "
-                    f"{_PERTURBED}: 10.00% all"),),
-    "seed_zero": (Bound(max_acc=0.15, why="W=0 with random biases: every hidden unit ignores the "
-                        "input until W2 moves; stays at chance in 189 steps",
-                        measured=f"{_SMOKE_SRC}: 10.00% all seeds, also after 5 epochs; "
-                        f"{_PERTURBED}: 10.00% all"),),
-    "random_large": (Bound(max_acc=0.30, may_diverge=True, why="N(0,1): pre-activations grow "
-                           "~sqrt(fan_in/2) per layer; the first steps (loss ~1500) kill almost "
-                           "every hidden ReLU, and the few survivors learn little",
-                           measured=f"{_SMOKE_SRC}: mean 10.09, std 0.28, max 10.9; "
-                           f"{_PERTURBED}: 10.00% but seed 6 under the portable kernels "
-                           "(ATEN_CPU_CAPABILITY=default), 16.4%: some units survived there"),),
-    "random_normal": (Bound(min_acc=0.50, max_acc=0.75, why="N(0,0.01^2): the signal shrinks "
-                            "~10x per layer, so it learns, but far slower than He/Xavier",
-                            measured=f"{_SMOKE_SRC}: mean 63.17, std 2.30, min 58.9, max 67.0; "
-                            f"{_PERTURBED}: min 58.9, max 67.0"),),
-    "torch_default": _high(0.82, f"{_SMOKE_SRC}: mean 87.46, std 1.03, min 85.6; {_PERTURBED}: "
-                           "min 85.5", "Var=1/(3 fan_in) shrinks the signal but 3 layers still "
-                           "train"),
-    "xavier_uniform": _high(0.85, f"{_SMOKE_SRC}: mean 89.46, std 0.82, min 87.9; {_PERTURBED}: "
-                            "min 87.9"),
-    "xavier_normal": _high(0.85, f"{_SMOKE_SRC}: mean 89.65, std 0.99, min 88.6; {_PERTURBED}: "
-                           "min 88.0"),
-    "he_uniform": _high(0.85, f"{_SMOKE_SRC}: mean 89.79, std 0.92, min 88.3; {_PERTURBED}: "
-                        "min 88.2"),
-    "he_normal": _high(0.85, f"{_SMOKE_SRC}: mean 90.01, std 0.91, min 88.8; {_PERTURBED}: "
-                       "min 88.6"),
-    "lecun_normal": _high(0.85, f"{_SMOKE_SRC}: mean 88.86, std 0.74, min 87.9; {_PERTURBED}: "
-                          "min 87.9"),
-    "orthogonal": _high(0.85, f"{_SMOKE_SRC}: mean 88.80, std 0.78, min 87.5; {_PERTURBED}: "
-                        "min 87.4"),
-    "lsuv": _high(0.85, f"{_SMOKE_SRC}: mean 89.40, std 1.00, min 87.7; {_PERTURBED}: min 87.6"),
-    "seed_random": _high(0.85, f"{_SMOKE_SRC}: mean 89.52, std 0.81, min 88.3; {_PERTURBED}: "
-                         "min 88.3"),
-}
-# Every lower bound sits >= 2 points under the lowest of the 60 (seed, kernel) runs and >= 3.5
-# std under the mean.
-
-_SEED_SRC = "full MNIST, seed recipe, seeds 0-2 (initcore run --dataset mnist --seeds 3)"
-_CONSTANT = ("a constant predictor scores at most the largest class share: 11.35% ('1') "
-             "on the MNIST test set")
-
-
-def _seed_high(final_min: float, measured: str, why: str = _TRAINS) -> tuple[Bound, ...]:
-    return (Bound(min_acc=final_min, why=why, measured=f"{_SEED_SRC}, epoch 10: {measured}"),)
-
-
-SEED_BOUNDS: dict[str, tuple[Bound, ...]] = {
-    "zeros": (Bound(max_acc=0.1135, why="W=b=0: only the output bias learns; " + _CONSTANT,
-                    measured=f"{_SEED_SRC}: 11.35% every seed and epoch"),),
-    "random_large": (Bound(max_acc=0.1135, may_diverge=True,
-                           why="N(0,1): the first steps' huge gradients kill every hidden ReLU, "
-                           "leaving the output bias alone, as with zeros; " + _CONSTANT,
-                           measured=f"{_SEED_SRC}: 11.35% every seed and epoch"),),
-    "seed_zero": (
-        Bound(epoch=1, max_acc=0.15, why="W=0, random b: hidden units ignore the input until "
-              "the weights, starting from the output layer, move: a delay of epochs",
-              measured=f"{_SEED_SRC}, epoch 1: 11.35% all seeds (take-off in epoch 3-6)"),
-        Bound(min_acc=0.90, why="the random biases break the symmetry, so it does learn",
-              measured=f"{_SEED_SRC}, epoch 10: mean 96.44, std 0.29, min 96.16 (re-run: "
-              "mean 96.42, std 0.17, min 96.25); the take-off epoch varies, hence the wide margin"),
-    ),
-    "random_normal": (
-        Bound(epoch=1, max_acc=0.94, why="N(0,0.01^2) shrinks the signal ~10x per layer: "
-              "after one epoch it is still behind He/Xavier (95.4)",
-              measured=f"{_SEED_SRC}, epoch 1: mean 93.07, std 0.27, max 93.31; re-run: "
-              "mean 93.07, std 0.28, max 93.38"),
-        Bound(min_acc=0.96, why="but 3 layers recover: 10 epochs end with the others",
-              measured=f"{_SEED_SRC}, epoch 10: mean 97.73, std 0.09, min 97.64; re-run: "
-              "mean 97.64, std 0.15, min 97.46"),
-    ),
-    "he_normal": (
-        Bound(epoch=1, min_acc=0.94, why="Var=2/fan_in keeps ReLU signal variance: fast start",
-              measured=f"{_SEED_SRC}, epoch 1: mean 95.43, std 0.41, min 94.96; re-run: "
-              "mean 95.37, std 0.35, min 94.98"),
-        Bound(min_acc=0.96, why=_TRAINS,
-              measured=f"{_SEED_SRC}, epoch 10: mean 97.80, std 0.26, min 97.52; re-run "
-              "with the hand-written grid step: mean 97.71, std 0.08, min 97.63"),
-    ),
-    "he_uniform": _seed_high(0.96, "mean 97.84, std 0.05, min 97.80; re-run with the "
-                             "hand-written grid step: mean 97.75, std 0.15, min 97.60"),
-    "xavier_normal": _seed_high(0.96, "mean 97.69, std 0.43, min 97.42; re-run with the "
-                                "hand-written grid step: mean 97.71, std 0.15, min 97.55"),
-    "xavier_uniform": _seed_high(0.96, "mean 97.69, std 0.14, min 97.55; re-run with the "
-                                 "hand-written grid step: mean 97.55, std 0.09, min 97.49"),
-    "lecun_normal": _seed_high(0.96, "mean 97.78, std 0.13, min 97.67; re-run with the "
-                               "hand-written grid step: mean 97.67, std 0.23, min 97.47"),
-    "orthogonal": _seed_high(0.96, "mean 97.88, std 0.23, min 97.62; re-run with the "
-                             "hand-written grid step: mean 97.77, std 0.38, min 97.34"),
-    "lsuv": _seed_high(0.955, "mean 97.41, std 0.40, min 97.04; re-run with the "
-                       "hand-written grid step: mean 97.67, std 0.27, min 97.48"),
-    "torch_default": _seed_high(0.96, "mean 97.81, std 0.24, min 97.56; re-run with the "
-                                "hand-written grid step: mean 97.83, std 0.07, min 97.75"),
-    "seed_random": _seed_high(0.96, "mean 97.72, std 0.22, min 97.47; re-run with the "
-                              "hand-written grid step: mean 97.80, std 0.15, min 97.62"),
-}
-# Final lower bounds sit >= 0.9 point under the lowest seed and >= 3.5 std under the mean.
-
-# ---------------------------------------------------------------------------------------------
-# Deep experiments (signal propagation; bench/test_deep.py). 30 hidden ReLU layers: He keeps the
-# per-layer signal ratio n Var(W)/2 at 1, Xavier at 1/2 (2^-30 after 30 layers), torch_default at
-# 1/6 until its biases dominate. A constant predictor scores 10.00% on mnist-5k's balanced test
-# split and 11.35% (class 1) on full MNIST.
-# ---------------------------------------------------------------------------------------------
-
+# Deep experiments (signal propagation; bench/test_deep.py): why these depths and learning
+# rates, and what was measured, is told with their bounds in initcore/bounds.py.
 DEEP_RELU = TrainConfig(hidden=(256,) * 30, epochs=2)  # seed recipe's optimizer, 30 x 256
-# The smoke profile's deep experiment: 30 x 64 ReLU on mnist-5k at lr 0.001 (momentum 0.9,
-# batch 64, 3 epochs). At the seed recipe's lr 0.01 this depth is chaotic: float rounding alone
-# moved He's seeds between 9.8% and 37.7% (an AVX2-only CPU failed the He bound with the same
-# seeds that passed here), and lr 0.005 let LSUV seeds collapse. At lr 0.001 every He and LSUV
-# seed climbs steadily (per-seed numbers still move by up to 15 points with the kernels, the
-# floor does not), while Xavier (2^-30 of the signal and of the gradient) and torch_default stay
-# at the constant prediction: what separates them is the vanishing signal alone.
-_SHORT_SRC = ("mnist-5k, 30 x 64 ReLU, lr 0.001, 3 epochs, seeds 0-9 x 5 kernel perturbations "
-              "(default, ATEN_CPU_CAPABILITY=default/avx2, OMP_NUM_THREADS=1, avx2 + "
-              "MKL_ENABLE_INSTRUCTIONS=AVX2 + 1 thread), 50 runs")
-DEEP_SHORT_BOUNDS: dict[str, tuple[Bound, ...]] = {
-    "he_normal": (Bound(min_acc=0.20, why="ratio 1 per layer: signal and gradient reach every "
-                        "layer, the net trains", measured=f"{_SHORT_SRC}: epoch 3 min 24.5, "
-                        "mean 40.1-42.6 per kernel, max 51.9; seeds 0-4: min 28.5"),),
-    "lsuv": (Bound(min_acc=0.30, why="orthogonal weights rescaled to unit output variance per "
-                   "layer: trains fastest at depth", measured=f"{_SHORT_SRC}: epoch 3 min 43.4, "
-                   "mean 57.1-59.9 per kernel, max 69.7"),),
-    "xavier_normal": (Bound(max_acc=0.15, why="ratio 1/2 per layer: 2^-30 of the signal reaches "
-                            "the output; stalled at the constant prediction",
-                            measured=f"{_SHORT_SRC}: 10.00% in 48 of 50 runs; 11.5 and 10.4% "
-                            "(seeds 4, 9, portable kernels) starting to move in epoch 3"),),
-    "torch_default": (Bound(max_acc=0.12, why="ratio 1/6 per layer until the random biases "
-                            "dominate: input-independent output, constant prediction",
-                            measured=f"{_SHORT_SRC}: 10.00% every run, every epoch"),),
-}
 DEEP_SHORT = Experiment("deep-relu-short", "mnist-5k",
                         TrainConfig(hidden=(64,) * 30, epochs=3, lr=0.001),
                         ("he_normal", "lsuv", "xavier_normal", "torch_default"), (0, 1, 2, 3, 4),
                         DEEP_SHORT_BOUNDS)
-
-# Full MNIST, 30 x 256 ReLU, the seed recipe's optimizer, 2 epochs. Training is erratic and
-# chaotic at this depth with lr 0.01 + momentum 0.9: float rounding alone changes the trajectory
-# (the autograd grid step and the hand-written one give different runs for the same seeds), and
-# any seed may collapse within an epoch (He seed 0 of the second run fell from 64.8% to 7.4%,
-# LSUV seed 2 from 78.1% to 38.6%; He seed 6 of the first run diverged). So the per-seed bounds
-# are only epoch-1 claims that held on every seed of both runs, and bench/test_deep.py compares
-# seed means. First run: autograd grid step, seeds 0-4 (He, Xavier also 5-9); second run: the
-# hand-written step (commit cde8325), seeds 0-4.
-_DEEP_SRC = "mnist, 30 x 256 ReLU, 2 epochs (grid trainer)"
-DEEP_RELU_BOUNDS: dict[str, tuple[Bound, ...]] = {
-    "he_normal": (
-        Bound(min_acc=0.25, epoch=1, why="ratio 1 per layer: leaves the "
-              "constant prediction within one epoch", measured=f"{_DEEP_SRC}: epoch 1, first "
-              "run 34.6, 51.4, 58.6, 37.6, 46.1% (seeds 5-9: 41.8-76.9%); second run 64.8, "
-              "49.9, 78.5, 79.3, 65.7%. Epoch 2 (no bound: collapses) 51.9, 55.3, 67.1, 25.2, "
-              "63.4% / 7.4, 50.6, 74.8, 77.3, 77.6%"),),
-    "xavier_normal": (Bound(max_acc=0.60, epoch=1, why="ratio 1/2 per layer: 2^-30 of the signal "
-                            "and gradient get through; a long stall that momentum overcomes late",
-                            measured=f"{_DEEP_SRC}: epoch 1, first run 41.8, 34.7, 11.35, 11.35, "
-                            "11.35%; second run 11.35, 39.6, 11.35, 11.35, 11.35%. Epoch 2 25.7, "
-                            "34.4, 45.1, 11.35, 51.1% / 47.3, 44.9, 40.8, 11.35, 11.35%"),),
-    "torch_default": (
-        Bound(max_acc=0.12, epoch=1, why="ratio 1/6 per layer until the random biases dominate: "
-              "input-independent output", measured=f"{_DEEP_SRC}: 11.35% every seed, both runs"),
-        Bound(max_acc=0.12, why="still the constant prediction after 2 epochs",
-              measured=f"{_DEEP_SRC}: 11.35% every seed, both runs; loss 2.301-2.302 "
-              "(ln 10 = 2.303)")),
-    "lsuv": (
-        Bound(min_acc=0.60, epoch=1, why="orthogonal weights rescaled to unit output variance "
-              "per layer", measured=f"{_DEEP_SRC}: epoch 1, first run 73.4, 75.9, 70.0, 86.2, "
-              "86.4%; second run 80.9, 86.4, 78.1, 73.0, 85.0%. Epoch 2 (no bound: collapses) "
-              "82.2, 84.8, 85.5, 86.8, 91.1% / 91.1, 91.0, 38.6, 88.6, 91.1%"),),
-}
-_TANH_SRC = "mnist, 30 x 256 tanh, 2 epochs, seeds 0-4 (grid trainer)"
-DEEP_TANH_BOUNDS: dict[str, tuple[Bound, ...]] = {
-    "xavier_normal": (
-        Bound(min_acc=0.85, epoch=1, why="Var = 1/n is the edge of chaos of zero-bias tanh",
-              measured=f"{_TANH_SRC}: epoch 1 91.2, 92.8, 92.7, 90.9, 92.1%"),
-        Bound(min_acc=0.85, why="trains", measured=f"{_TANH_SRC}: epoch 2 94.7, 95.0, 91.5, 93.9, "
-              "95.1%")),
-    "random_large": (Bound(max_acc=0.40, may_diverge=True, why="N(0,1): sigma_w^2 = 256, deep in "
-                           "the chaotic phase; every unit saturates at +-1",
-                           measured=f"{_TANH_SRC}: epoch 2 27.3, 20.1, 20.9, 30.7, 9.6%"),),
-    "torch_default": (Bound(max_acc=0.12, why="Var = 1/(3n): ordered phase, the signal sinks into "
-                            "the biases", measured=f"{_TANH_SRC}: 10.28-11.35% every epoch"),),
-}
 DEEP_EXPERIMENTS = (
     Experiment("deep-relu", "mnist", DEEP_RELU, ("he_normal", "xavier_normal", "torch_default",
                                                  "lsuv"), (0, 1, 2, 3, 4), DEEP_RELU_BOUNDS),
@@ -273,32 +45,7 @@ DEEP_EXPERIMENTS = (
 )
 
 # The activation sweep: the seed architecture and recipe with each other activation (the relu
-# column is the seed-recipe experiment). Sanity bounds only: >= 2 points under the lowest seed.
-_SWEEP_SRC = "mnist, 784-256-128-10, 10 epochs, seeds 0-2 (grid trainer)"
-_ZERO_AT_CHANCE = Bound(max_acc=0.12, why="W=b=0 and phi(0)=0: hidden gradients are exactly 0, "
-                        "only the output bias learns -> constant prediction",
-                        measured=f"{_SWEEP_SRC}: 11.35% every seed")
-
-
-def _sweep(min_acc: float, measured: dict[str, str], zeros: bool) -> dict[str, tuple[Bound, ...]]:
-    bounds = {init: (Bound(min_acc=min_acc, why="a variance-scaled init trains a 3-layer net",
-                           measured=f"{_SWEEP_SRC}: {text}"),) for init, text in measured.items()}
-    return {**bounds, "zeros": (_ZERO_AT_CHANCE,)} if zeros else bounds
-
-
-SWEEP_BOUNDS: dict[str, dict[str, tuple[Bound, ...]]] = {
-    "tanh": _sweep(0.95, {"he_normal": "mean 97.78, min 97.70", "xavier_normal": "mean 97.54, "
-                          "min 97.31", "lecun_normal": "mean 97.62, min 97.42",
-                          "lsuv": "mean 97.74, min 97.65"}, zeros=True),
-    # sigmoid(0) = 1/2: zeros is not stuck, its units are symmetric copies (37.8%); no bound.
-    "sigmoid": _sweep(0.93, {"he_normal": "mean 96.14, min 95.88", "xavier_normal": "mean 96.09, "
-                             "min 95.85", "lecun_normal": "mean 96.02, min 95.85",
-                             "lsuv": "mean 96.33, min 95.91"}, zeros=False),
-    # SELU + lecun_normal is the self-normalizing pairing (Klambauer et al. 2017).
-    "selu": _sweep(0.95, {"lecun_normal": "mean 97.56, min 97.23", "he_normal": "mean 97.65, "
-                          "min 97.60", "xavier_normal": "mean 97.61, min 97.43",
-                          "lsuv": "mean 97.67, min 97.65"}, zeros=True),
-}
+# column is the seed-recipe experiment).
 SWEEP_EXPERIMENTS = tuple(
     Experiment(f"sweep-{activation}", "mnist", replace(SEED_RECIPE, activation=activation), ALL,
                (0, 1, 2), SWEEP_BOUNDS.get(activation, {}))
@@ -341,19 +88,3 @@ def get(name: str) -> Profile:
     if name not in _PROFILES:
         raise ValueError(f"unknown profile {name!r}; valid names: {', '.join(_PROFILES)}")
     return _PROFILES[name]
-
-
-def check_bound(bound: Bound, accuracies: list[float], diverged: list[bool]) -> list[str]:
-    """Problems (one line each, empty if none) of per-seed ``accuracies`` against ``bound``."""
-    problems = []
-    where = f"epoch {bound.epoch}" if bound.epoch else "final"
-    for seed_index, (acc, gone) in enumerate(zip(accuracies, diverged)):
-        if gone:
-            if not bound.may_diverge:
-                problems.append(f"seed #{seed_index} diverged (NaN/inf loss)")
-            continue
-        if bound.min_acc is not None and not acc >= bound.min_acc:
-            problems.append(f"seed #{seed_index} {where} accuracy {acc:.2%} < {bound.min_acc:.2%}")
-        if bound.max_acc is not None and not acc <= bound.max_acc:
-            problems.append(f"seed #{seed_index} {where} accuracy {acc:.2%} > {bound.max_acc:.2%}")
-    return problems

@@ -140,7 +140,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def profile(pytestconfig: pytest.Config):
-    """The initcore.profiles.Profile of --profile, with --seeds and --device applied."""
+    """The initcore.experiments.Profile of --profile, with --seeds and --device applied."""
     from initcore import session
 
     return session.profile_from(pytestconfig)

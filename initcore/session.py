@@ -21,7 +21,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -31,9 +31,9 @@ from tqdm import tqdm
 
 from . import data, initializers, profiles, reports
 from .device import check_device
+from .experiments import Experiment, Profile
 from .files import file_lock
 from .grid import train_grid
-from .profiles import Experiment, Profile
 from .train import RunResult
 
 # pytest-benchmark options that say where its JSON goes; when the user sets none of them, the run
@@ -54,18 +54,12 @@ def profile_from(config: pytest.Config) -> Profile:
     line) for an unknown profile or a seed count below 1."""
     try:
         profile = profiles.get(config.getoption("profile"))
+        if config.getoption("seeds") is not None:
+            profile = profile.with_seeds(config.getoption("seeds"))
     except ValueError as e:
         raise pytest.UsageError(str(e)) from e
-    n_seeds = config.getoption("seeds")
-    if n_seeds is not None:
-        if n_seeds < 1:
-            raise pytest.UsageError(f"--seeds must be >= 1, got {n_seeds}")
-        experiments = tuple(replace(e, seeds=tuple(range(n_seeds))) for e in profile.experiments)
-        profile = replace(profile, experiments=experiments)
     if config.getoption("device") != "cpu":
-        experiments = tuple(replace(e, config=replace(e.config, device=config.getoption("device")))
-                            for e in profile.experiments)
-        profile = replace(profile, experiments=experiments)
+        profile = profile.on_device(config.getoption("device"))
     return profile
 
 

@@ -102,6 +102,8 @@ def _route_benchmark_json(config: pytest.Config, folder: Path) -> None:
     if not hasattr(config.option, "benchmark_save") or any(
             getattr(config.option, name, None) for name in _BENCHMARK_OUTPUTS):
         return  # pytest-benchmark absent, or the user routes its output themselves
+    if config.option.benchmark_skip or config.option.collectonly:
+        return  # no timing will run: no "Not saving anything" warning from pytest-benchmark
     storage = folder / ".benchmark-storage"
     config.option.benchmark_save = "initcore"
     config.option.benchmark_save_data = True

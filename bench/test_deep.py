@@ -2,14 +2,16 @@
 
 The profile's deep experiments (``deep-*``: 30 hidden layers; ``sweep-*``: the seed architecture
 with other activations) are trained once per session by the ``trained`` fixture. Their per-cell
-accuracy bounds live in initcore/profiles.py and are checked, with every other cell, by
+accuracy bounds live in initcore/bounds.py and are checked, with every other cell, by
 bench/test_accuracy.py; this file asserts what a single cell cannot say:
 
 * He et al. (2015), Fig. 3: a 30-layer plain ReLU net trains with He's init (Var = 2/n, the
   per-layer signal ratio n Var(W)/2 = 1) and stalls with Xavier's (ratio 1/2: the signal
-  reaching the output is 2^-30 of the input's, and so is the gradient reaching layer 1).
-  Momentum slowly recovers Xavier on full MNIST, seed by seed; after one epoch He is well ahead
-  on average, and LSUV (orthogonal, then unit variance per layer) ahead of He on every seed.
+  reaching the output is 2^-30 of the input's, and so is the gradient reaching layer 1). The
+  deep ReLU experiments train at lr 0.001: at the seed recipe's 0.01 this depth is chaotic and
+  float rounding alone decides which seeds train, so no verdict could hold on another CPU. At
+  0.001 every He and LSUV seed trains on every kernel tried, and Xavier stays at the constant
+  prediction through epoch 1 (momentum only starts to free it later).
 * torch_default (ratio 1/6 plus its random biases) drowns the input under the biases: the net
   is input-independent at init and predicts a single class after training.
 * tanh at depth 30: Xavier (Var = 1/n, the edge of chaos for zero bias) trains; a badly scaled
@@ -30,19 +32,18 @@ import torch
 from initcore import probes, reports
 
 # (experiment, better, worse, epoch, statistic, gap). statistic "every": every seed of `better`
-# beats every seed of `worse` by `gap` (min - max); "mean": the seed means differ by `gap`. The
-# 30-layer ReLU net on the seed recipe (lr 0.01, momentum 0.9) trains erratically -- any seed of
-# He or LSUV can collapse within an epoch, and float rounding alone changes which -- so the
-# claims among the schemes that train are about means.
+# beats every seed of `worse` by `gap` (min - max); "mean": the seed means differ by `gap`. Each
+# gap sits well inside the margin measured across seeds and five kernel perturbations (the
+# numbers in the comments), so that another CPU's rounding cannot flip the verdict.
 ORDERINGS = [
-    # full MNIST, 30 x 256 ReLU, seeds 0-4, two runs (autograd grid step / hand-written step),
-    # seed means, epoch 1: lsuv 78.4 / 80.7, he_normal 45.7 / 67.6, xavier_normal 22.1 / 17.0,
-    # torch_default 11.35 every seed. Epoch 2: lsuv 86.1 / 80.1 (one seed collapsed to 38.6),
-    # he_normal 52.6 / 57.5 (one seed collapsed to 7.4). He's lowest seed in epoch 1: 34.6 / 49.9.
-    ("deep-relu", "he_normal", "xavier_normal", 1, "mean", 0.10),
-    ("deep-relu", "lsuv", "he_normal", 1, "mean", 0.05),
-    ("deep-relu", "lsuv", "he_normal", 2, "mean", 0.05),
-    ("deep-relu", "he_normal", "torch_default", 1, "every", 0.15),
+    # full MNIST, 30 x 256 ReLU, lr 0.001, seeds 0-4 (profiles.DEEP_RELU), epoch 1, default
+    # kernels / ATEN_CPU_CAPABILITY=default: he_normal 90.9-92.2 / 91.1-92.4%, lsuv 90.9-93.0 /
+    # 90.8-93.2%, xavier_normal and torch_default 11.35% every seed: "every" margins >= 79 points.
+    # (At the seed recipe's lr 0.01 LSUV led He in the mean; at 0.001 they are level, 92.0 vs
+    # 91.5 / 91.9 vs 91.8, so no LSUV-vs-He claim is made here.)
+    ("deep-relu", "he_normal", "xavier_normal", 1, "every", 0.50),
+    ("deep-relu", "lsuv", "xavier_normal", 1, "every", 0.50),
+    ("deep-relu", "he_normal", "torch_default", 1, "every", 0.50),
     # mnist-5k, 30 x 64 ReLU, lr 0.001, epoch 3, seeds 0-4, under 5 kernel perturbations
     # (profiles.DEEP_SHORT): seed means he_normal 38.3-42.8, lsuv 55.5-58.4, xavier_normal
     # 10.0-10.3, torch_default 10.0; He's lowest seed 28.5. Margins: He - Xavier 28.0-32.8

@@ -106,11 +106,13 @@ def route_benchmark_json(config: pytest.Config, folder: Path) -> tuple[Path, Pat
     """Have pytest-benchmark save the run (with its timing data) into a private storage folder
     inside the run folder, as ``--benchmark-save=initcore --benchmark-save-data
     --benchmark-storage=<folder>/.benchmark-storage`` would; :func:`finish` moves the JSON to
-    ``<folder>/benchmark.json``. None when pytest-benchmark is absent or the user routes its
-    output themselves."""
+    ``<folder>/benchmark.json``. None when pytest-benchmark is absent, the user routes its output
+    themselves, or no benchmark will run (--benchmark-skip, --collect-only)."""
     if not hasattr(config.option, "benchmark_save") or any(
             getattr(config.option, name, None) for name in BENCHMARK_OUTPUTS):
         return None
+    if config.option.benchmark_skip or config.option.collectonly:
+        return None  # no timing will run: no "Not saving anything" warning from pytest-benchmark
     storage = folder / ".benchmark-storage"
     config.option.benchmark_save = "initcore"
     config.option.benchmark_save_data = True

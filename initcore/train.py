@@ -62,6 +62,10 @@ def check_memory(config: TrainConfig, n_models: int, data: Dataset) -> None:
             "is available: use fewer or smaller hidden layers, fewer seeds or initializers")
 
 
+# Far beyond any published MNIST recipe (tens of epochs): a larger number is a typo that would
+# otherwise run "forever" instead of failing in one line.
+MAX_EPOCHS = 100_000
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run except the scheme, the seed and the data."""
@@ -75,8 +79,9 @@ class TrainConfig:
     device: str = "cpu"  # where data and models live ("cpu", "cuda", "cuda:1", ...)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs!r}")
+        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= MAX_EPOCHS:
+            raise ValueError(f"epochs must be an integer in 1..{MAX_EPOCHS:,}, "
+                             f"got {self.epochs!r}")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ValueError(f"batch size must be an integer >= 1, got {self.batch_size!r}")
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):

@@ -121,6 +121,8 @@ def test_pytest_bench_unusable_baseline_fails_before_training(workdir: Path,
     pytest.param(["--device", "mps"], "cannot be used", id="device_mps"),
     pytest.param(["--hidden", "100000000"], "GiB of memory", id="hidden_1e8"),
     pytest.param(["--seeds", "200000"], "GiB of memory", id="seeds_200000"),
+    pytest.param(["--seeds", str(10**30)], "GiB of memory", id="seeds_1e30"),  # no OverflowError
+    pytest.param(["--epochs", str(10**30)], "epochs must be", id="epochs_1e30"),  # not "forever"
 ])
 def test_run_impossible_numbers_one_line(workdir: Path, capsys, args, words) -> None:
     code = cli.main(["run", *TINY, "--report-dir", str(workdir / "rep"), *args])

@@ -65,8 +65,10 @@ def handle(args: argparse.Namespace) -> int:
     checked_device(args.device)
     run_dir = reports.new_run_dir(args.report_dir, args.run_id)
     dataset = data.load(args.dataset, args.data_dir, args.download)
+    # Before range(): the memory check refuses an absurd grid (--seeds 10**30) in one line,
+    # where building the seed list would fail with an OverflowError.
+    check_memory(config, len(inits) * args.seeds, dataset)
     seeds = list(range(args.seeds))
-    check_memory(config, len(inits) * len(seeds), dataset)
 
     # --- train (the run folder is claimed first: a second run of this id is refused) ----------
     reports.claim_run_dir(run_dir)

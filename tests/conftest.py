@@ -122,3 +122,10 @@ def register_scheme() -> Iterator[Callable[[initializers.Scheme], str]]:
     yield register
     for name in added:
         initializers.unregister(name)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in an empty folder, so a forgotten --report-dir cannot write into the repository."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

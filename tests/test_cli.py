@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from cli_helpers import files_under
 
 from initcore import cli, initializers, reports
 from initcore.models import ACTIVATIONS
@@ -24,17 +25,6 @@ REQUIRED_EPOCH_COLUMNS = [
     "seconds", "diverged", "commit", "torch_version", "device", "host",
 ]
 FAST = ["--hidden", "16", "--epochs", "1", "--seeds", "1"]  # runs that fail before training
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in an empty folder, so a forgotten --report-dir cannot write into the repository."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def files_under(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
 def assert_usage_error(code: int, err: str, out: str, words: str) -> None:

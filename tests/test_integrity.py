@@ -19,21 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_helpers import files_under
 
 from initcore import cli, files, reports
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--hidden", "8", "--epochs", "1", "--seeds", "1", "--init", "zeros"]
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def files_under(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
 def one_line_error(code: int, err: str, words: str) -> None:

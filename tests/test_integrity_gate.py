@@ -17,19 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_integrity import TINY, files_under, one_line_error
+from cli_helpers import files_under
+from test_integrity import TINY, one_line_error
 
 from conftest import idx_bytes
 from initcore import cli, data, reports
 from initcore.data import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def write_summary(path: Path, inits=("he_normal", "xavier_normal", "zeros"), drop=(),

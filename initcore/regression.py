@@ -285,14 +285,16 @@ def _has(row: pd.Series, column: str) -> bool:
     return column in row.index and pd.notna(row[column])
 
 
-def comparison_table(baseline: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+def comparison_table(baseline: pd.DataFrame, current: pd.DataFrame,
+                     verdicts: list[Verdict] | None = None) -> pd.DataFrame:
     """Side-by-side table of the accuracy and calibrated throughput of the two reports."""
     keys = key_columns(baseline, current)
     cols = keys + ["acc_mean", "acc_std", "n_seeds", "n_diverged"]
     merged = baseline.drop_duplicates(keys, keep="last")[cols].merge(
         current.drop_duplicates(keys, keep="last")[cols], on=keys, suffixes=("_base", "_cur"))
     merged["drop_pt"] = 100 * (merged["acc_mean_base"] - merged["acc_mean_cur"])
-    verdicts = compare(baseline, current)  # same order: baseline rows present in current
+    if verdicts is None:  # same order: baseline rows present in current
+        verdicts = compare(baseline, current)
     merged["p_min"] = [min((t.p_value for t in v.tests), default=math.nan) for v in verdicts]
     merged["verdict"] = ["REGRESSED" if v.regressed else "ok" for v in verdicts]
     return merged

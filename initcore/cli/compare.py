@@ -37,7 +37,7 @@ def handle(args: argparse.Namespace) -> int:
                           f"{args.baseline}: nothing compared")
     unjudged = unjudged_cells(baseline, current)
     n_cells = len(baseline.drop_duplicates(key_columns(baseline, current)))
-    print(comparison_table(baseline, current).to_string(index=False, float_format="%.4f"))
+    print(comparison_table(baseline, current, verdicts).to_string(index=False, float_format="%.4f"))
     for verdict in verdicts:
         if verdict.regressed:
             print(verdict.message)

@@ -62,6 +62,13 @@ class Profile:
         seeds = tuple(range(n_seeds))
         return replace(self, experiments=tuple(replace(e, seeds=seeds) for e in self.experiments))
 
+    def with_inits(self, extra: list[str]) -> Profile:
+        """This profile with the schemes ``extra`` (a user's, a plugin's) added to every
+        experiment that lacks them: a newcomer is trained and ranked everywhere."""
+        return replace(self, experiments=tuple(
+            replace(e, inits=e.inits + tuple(i for i in extra if i not in e.inits))
+            for e in self.experiments))
+
     def on_device(self, device: str) -> Profile:
         """This profile with every experiment trained on ``device`` (``--device``)."""
         return replace(self, experiments=tuple(replace(e, config=replace(e.config, device=device))

@@ -7,6 +7,10 @@
 * :func:`plot_probes` -- per-layer std of activations and variance of the back-propagated
   gradient at initialization, one line per initializer, log axis (the figure of Glorot & Bengio
   2010, Fig. 6-7, and He et al. 2015); from ``probes.csv``.
+* :func:`plot_leaderboard` -- per experiment, the schemes ranked by mean final accuracy, each
+  with its 95% interval over seeds, a scheme from outside initcore highlighted, He's mean marked;
+  from ``leaderboard.csv`` (one row per scheme: readable with 20+ schemes, where 20 overlapping
+  accuracy curves are not).
 * :func:`plot_report_dir` -- every figure a report folder has the data for (``initcore plot``).
 
 Each function returns the paths it wrote; nothing is shown on screen.
@@ -28,6 +32,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .files import write_atomic  # noqa: E402
+from .leaderboard import LEADERBOARD_FILE, REFERENCE  # noqa: E402
 from .probes import PROBE_COLUMNS, PROBES_FILE  # noqa: E402
 from .reports import EPOCHS_FILE, ReportError, check_writable, load  # noqa: E402
 
@@ -223,6 +228,60 @@ def plot_probes(probes: pd.DataFrame, out_dir: str | Path, suffix: str = "") -> 
 
 
 # Columns the epoch figures read (plus experiment, or dataset and model, to group by).
+def plot_leaderboard(board: pd.DataFrame, out_dir: str | Path, suffix: str = "") -> list[Path]:
+    """One PNG per experiment: schemes ranked top to bottom, mean final accuracy (dot) and its
+    95% t-interval over seeds (bar); built-in schemes grey, others (a user's) orange; He's mean
+    a dashed line; a scheme that does not train (leaderboard ``trains``) marked with an x."""
+    keys = [c for c in ("experiment", "dataset", "model") if c in board.columns]
+    written = []
+    for cell, part in board.groupby(keys[:1], sort=False):
+        name = cell[0] if isinstance(cell, tuple) else cell
+        part = part.sort_values("rank")
+        height = max(2.5, 0.28 * len(part) + 1.2)
+        fig, ax = plt.subplots(figsize=(7, height))
+        y = np.arange(len(part))[::-1]
+        user = (part["source"] != "built-in").to_numpy()
+        color = np.where(user, "tab:orange", "0.35")
+        mean = 100 * part["acc_mean"].to_numpy(dtype=float)
+        low = 100 * part["ci_low"].to_numpy(dtype=float)
+        high = 100 * part["ci_high"].to_numpy(dtype=float)
+        trains = part["trains"].astype(bool).to_numpy()
+        # The axis spans the schemes that train: one at chance would squeeze every interval
+        # that matters into a few pixels. Those that do not train sit at the left edge (an x and
+        # their accuracy written beside it).
+        shown = trains if trains.any() else np.ones_like(trains)
+        left = float(np.nanmin(low[shown])) - 1.0
+        right = float(np.nanmax(high[shown])) + 0.5
+        for yi, m, lo, hi, c, ok in zip(y, mean, low, high, color, trains):
+            if ok or not trains.any():
+                ax.plot([lo, hi], [yi, yi], color=c, linewidth=2.2, solid_capstyle="butt")
+                ax.plot([m], [yi], marker="o", color=c, markersize=6)
+            else:
+                ax.plot([left], [yi], marker="x", color=c, markersize=6, clip_on=False)
+                ax.annotate(f"does not train: {m:.1f}%", (left, yi), xytext=(6, -3),
+                            textcoords="offset points", fontsize=8, color=c)
+        ax.set_xlim(left, right)
+        labels = [f"{r}. {i}" + (" *" if u else "")
+                  for r, i, u in zip(part["rank"], part["init"], user)]
+        ax.set_yticks(y, labels)
+        for tick, u in zip(ax.get_yticklabels(), user):
+            tick.set_color("tab:orange" if u else "black")
+        reference = part[part["init"] == REFERENCE]
+        if not reference.empty:
+            ax.axvline(100 * float(reference["acc_mean"].iloc[0]), color="tab:blue",
+                       linestyle="--", linewidth=1, label=f"{REFERENCE} mean")
+            ax.legend(loc="upper left", fontsize=8, frameon=False)
+        ax.set_xlabel("final test accuracy % (mean, 95% interval over seeds)")
+        seeds = int(part["n_seeds"].max())
+        ax.set_title(f"{name}: leaderboard, {seeds} seeds" + (
+            f" ({short_model(part['model'].iloc[0])})" if "model" in part.columns else ""),
+            fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        fig.tight_layout()
+        written.append(_save(fig, Path(out_dir) / f"leaderboard-{_slug(name)}{suffix}.png"))
+    return written
+
+
 EPOCH_PLOT_COLUMNS = ["init", "seed", "epoch", "train_loss", "test_loss", "test_acc", "model"]
 
 
@@ -253,6 +312,10 @@ def plot_report_dir(report_dir: str | Path, out_dir: str | Path | None = None) -
         written += plot_accuracy(epochs, out) + plot_losses(epochs, out)
     if (report_dir / PROBES_FILE).is_file():
         written += plot_probes(_load_checked(report_dir / PROBES_FILE, PROBE_COLUMNS), out)
+    if (report_dir / LEADERBOARD_FILE).is_file():
+        required = ["experiment", "rank", "init", "source", "n_seeds", "acc_mean", "ci_low",
+                    "ci_high", "trains"]
+        written += plot_leaderboard(_load_checked(report_dir / LEADERBOARD_FILE, required), out)
     if not written:
         raise ReportError(f"nothing to plot in {report_dir}: no {EPOCHS_FILE} or {PROBES_FILE}")
     return written

@@ -23,11 +23,13 @@ from .bounds import (
     SWEEP_BOUNDS,
 )
 from .experiments import Experiment, Profile
-from .initializers import list_initializers
+from .initializers import builtin_names
 from .train import TrainConfig
 
 SEED_RECIPE = TrainConfig()  # 784-256-128-10 ReLU, SGD 0.01/0.9, batch 64, 10 epochs
-ALL = tuple(list_initializers())
+# Every built-in scheme; schemes from plugins and --init are added to every experiment of a
+# profile when a bench session starts (initcore.session.profile_from).
+ALL = tuple(builtin_names())
 
 # Deep experiments (signal propagation; bench/test_deep.py): why these depths and learning
 # rates, and what was measured, is told with their bounds in initcore/bounds.py.

@@ -57,6 +57,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--no-baseline", action="store_true",
                     help="skip the regression checks (reported as skipped) instead of failing "
                          "when the profile has no baseline")
+    group.addoption("--init", nargs="+", default=[], metavar="REF",
+                    help="schemes of your own, package.module:function: trained in every "
+                         "experiment of the profile, tested and ranked (leaderboard.csv)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
+                                  args: list[str]) -> None:
+    """``pytest bench`` in a folder that has no ``bench``: run the suite of the initcore that
+    is installed from a clone (``pip install -e``), so a user can benchmark a scheme from a
+    scratch folder."""
+    if "bench" in args and not Path("bench").exists():
+        suite = _installed_suite()
+        if suite is not None:
+            args[args.index("bench")] = str(suite)
+
+
+def _installed_suite() -> Path | None:
+    """The ``bench`` folder beside the installed initcore package (a clone), if there is one."""
+    import importlib.util  # the spec only: initcore's modules (and torch) are not imported
+
+    spec = importlib.util.find_spec("initcore")
+    if spec is None or spec.origin is None:
+        return None
+    suite = Path(spec.origin).resolve().parent.parent / "bench"
+    return suite if (suite / "conftest.py").is_file() else None
 
 
 def is_bench_session(config: pytest.Config) -> bool:
@@ -72,9 +98,13 @@ def _is_xdist_worker() -> bool:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads --benchmark-json
 def pytest_configure(config: pytest.Config) -> None:
-    if _is_xdist_worker() or not is_bench_session(config):
+    if not is_bench_session(config):
         return
     from initcore import session  # bench sessions only: imports torch
+
+    session.load_user_schemes(config)  # every process: the workers collect the tests too
+    if _is_xdist_worker():
+        return
 
     folder, benchmark_json = session.start(config)
     config.stash[RUN_DIR_KEY] = folder
@@ -84,6 +114,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[EXIT_KEY] = exitstatus
+    folder = session.config.stash.get(RUN_DIR_KEY, None)
+    if folder is not None and folder.is_dir():  # the controller, after the last test
+        from initcore import session as bench_session
+
+        bench_session.write_leaderboard(folder)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -114,10 +149,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize `cell` over the profile's bounded (experiment, init) pairs, `baseline_cell`
-    over all its (experiment, init) pairs, `experiment_name` over its experiments; ids read like
-    ``seed-recipe-init=he_normal``. Only tests that ask for one of these names are touched."""
-    wanted = {"cell", "experiment_name", "baseline_cell"} & set(metafunc.fixturenames)
+    """Parametrize `cell` over the profile's bounded (experiment, init) pairs, `open_cell` over
+    the unbounded ones, `baseline_cell` over all its (experiment, init) pairs, `experiment_name`
+    over its experiments, `claim` over the (scheme, claim) pairs of the schemes it trains; ids
+    read like ``seed-recipe-init=he_normal``. Only tests that ask for one of these names are
+    touched."""
+    wanted = {"cell", "experiment_name", "baseline_cell", "open_cell", "claim"} & set(
+        metafunc.fixturenames)
     if not wanted:
         return
     from initcore import session  # a test of the benchmark suite asked: imports torch
@@ -132,6 +170,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "baseline_cell" in wanted:
         cells = session.all_cells(profile)
         metafunc.parametrize("baseline_cell", cells, ids=[f"{e}-init={i}" for e, i in cells])
+    if "open_cell" in wanted:
+        cells = session.unbounded_cells(profile)
+        metafunc.parametrize("open_cell", cells, ids=[f"{e}-init={i}" for e, i in cells])
+    if "claim" in wanted:
+        claims = session.claims(profile)
+        metafunc.parametrize("claim", claims, ids=[f"{n}-{c}".replace(" ", "_")
+                                                   for n, c in claims])
 
 
 # ---------------------------------------------------------------------------------------------

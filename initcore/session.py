@@ -10,7 +10,11 @@
 * :func:`finish` (the controller, at the end): move the benchmark JSON into the run folder, mark
   the folder complete (``run.json``, last) and only then append its summary to
   ``<report-dir>/history.csv``.
-* :func:`summary_lines`: the summary table printed at the end of the session.
+* :func:`load_user_schemes` (every process): the ``--init module:function`` schemes, loaded
+  before collection so that every test parametrized over the registry sees them;
+  :func:`profile_from` adds them, and the installed plugins' schemes, to every experiment.
+* :func:`write_leaderboard` (the controller, after the last test): ``leaderboard.csv``.
+* :func:`summary_lines`: the summary table and leaderboard printed at the end of the session.
 
 This module imports torch; the plugin imports it only in bench sessions.
 """
@@ -29,12 +33,12 @@ import pytest
 import torch
 from tqdm import tqdm
 
-from . import data, initializers, profiles, reports
+from . import data, initializers, leaderboard, profiles, reports
 from .device import check_device
 from .experiments import Experiment, Profile
 from .files import file_lock
 from .grid import train_grid
-from .train import RunResult
+from .train import RunResult, check_scheme
 
 # pytest-benchmark options that say where its JSON goes; when the user sets none of them, the run
 # folder receives it. Only documented command-line options are set, as strings, the same in every
@@ -60,7 +64,37 @@ def profile_from(config: pytest.Config) -> Profile:
         raise pytest.UsageError(str(e)) from e
     if config.getoption("device") != "cpu":
         profile = profile.on_device(config.getoption("device"))
-    return profile
+    return profile.with_inits(user_schemes())
+
+
+def load_user_schemes(config: pytest.Config) -> list[str]:
+    """Load the ``--init`` references (``package.module:function``) and built-in names given,
+    and try each scheme from outside initcore on a small model; one line and exit status 2
+    for a bad one (before any test is collected)."""
+    try:
+        names = [initializers.resolve(ref) for ref in config.getoption("init") or []]
+        for name in user_schemes():
+            check_scheme(name)
+    except ValueError as e:
+        pytest.exit(f"initcore: {' '.join(str(e).split())}", returncode=2)
+    return names
+
+
+def user_schemes() -> list[str]:
+    """Registered schemes that initcore does not define (plugins, --init, initcore.register)."""
+    return [n for n in initializers.list_initializers() if not initializers.get(n).built_in]
+
+
+def unbounded_cells(profile: Profile) -> list[tuple[str, str]]:
+    """(experiment, init) pairs without bounds: each gets the trains-above-chance check."""
+    return [(e.name, init) for e in profile.experiments for init in e.inits
+            if init not in e.bounds]
+
+
+def claims(profile: Profile) -> list[tuple[str, initializers.Claim]]:
+    """(scheme, claim) for every claim of every scheme the profile trains."""
+    names = dict.fromkeys(init for e in profile.experiments for init in e.inits)
+    return [(name, claim) for name in names for claim in initializers.get(name).claims]
 
 
 def bounded_cells(profile: Profile) -> list[tuple[str, str]]:
@@ -147,8 +181,21 @@ def finish(folder: Path, profile_name: str, status: int | None) -> None:
                                folder.parent / reports.HISTORY_FILE)
 
 
+def write_leaderboard(folder: Path) -> Path | None:
+    """Rank the run's schemes per experiment (:mod:`initcore.leaderboard`) from its per-epoch
+    rows into ``<folder>/leaderboard.csv``; None when nothing was trained."""
+    path = folder / reports.EPOCHS_FILE
+    if not path.exists():
+        return None
+    theory = folder / leaderboard.THEORY_FILE
+    table = leaderboard.build(reports.load(path), set(initializers.builtin_names()),
+                              theory=pd.read_csv(theory) if theory.exists() else None)
+    return reports.write_csv_atomic(table, folder / leaderboard.LEADERBOARD_FILE)
+
+
 def summary_lines(folder: Path, profile_name: str) -> tuple[str, list[str]] | None:
-    """(section title, lines) of the run's summary table per experiment; None without one."""
+    """(section title, lines) of the run's summary table per experiment, then its leaderboard;
+    None without a summary."""
     path = folder / reports.SUMMARY_FILE
     if not path.exists():
         return None
@@ -159,6 +206,9 @@ def summary_lines(folder: Path, profile_name: str) -> tuple[str, list[str]] | No
         lines.append(f"{name}: {row['dataset']}, {row['model']}, "
                      f"{int(part['epochs'].max())} epochs")
         lines.append(reports.format_summary(part.reset_index(drop=True)))
+    board = folder / leaderboard.LEADERBOARD_FILE
+    if board.exists():
+        lines.extend(leaderboard.format_leaderboard(pd.read_csv(board)))
     lines.append(f"reports: {path.parent}")
     return f"initcore summary ({profile_name} profile)", lines
 

@@ -127,12 +127,51 @@ class RunResult:
 
 
 def build_model(init: str, seed: int, data: Dataset, config: TrainConfig) -> MLP:
-    """The MLP of ``config``, initialized on the CPU by scheme ``init`` from Generator(seed)."""
+    """The MLP of ``config``, initialized on the CPU by scheme ``init`` from Generator(seed);
+    ValueError (one line) if the scheme left a parameter non-finite or of another shape."""
     scheme = initializers.get(init)
     model = MLP(mlp_sizes(data.n_features, config.hidden, data.n_classes), config.activation)
+    shapes = [p.shape for p in model.parameters()]
     generator = torch.Generator().manual_seed(seed)
     scheme(model, generator, data.x_train.cpu() if scheme.needs_data else None)
+    _check_initialized(model, shapes, init)
     return model
+
+
+def _check_initialized(model: nn.Module, shapes: list[torch.Size], init: str) -> None:
+    """ValueError naming the first parameter that ``init`` resized or left non-finite: a
+    user's scheme must fail where it is wrong, not as a NaN loss epochs later."""
+    named = list(model.named_parameters())
+    if len(named) != len(shapes):
+        raise ValueError(f"initializer {init!r} changed the model's parameters "
+                         f"({len(shapes)} before, {len(named)} after)")
+    for (name, param), shape in zip(named, shapes):
+        if param.shape != shape:
+            raise ValueError(f"initializer {init!r} changed the shape of {name} from "
+                             f"{tuple(shape)} to {tuple(param.shape)}")
+        if not torch.isfinite(param).all():
+            raise ValueError(f"initializer {init!r} left NaN or inf in {name}")
+
+
+# A small net to try a user's scheme on before any work: two hidden layers, one of them
+# square, so that a scheme that only handles some shapes fails here, in a second.
+CHECK_HIDDEN = (64, 64)
+CHECK_ROWS = 256
+
+
+def check_scheme(init: str, n_features: int = 784, n_classes: int = 10) -> None:
+    """Initialize a small MLP with scheme ``init`` (seed 0; random N(0, 1) inputs for a scheme
+    that needs data); ValueError (one line) if it raises, resizes a parameter or leaves NaN."""
+    inputs = torch.randn(CHECK_ROWS, n_features, generator=torch.Generator().manual_seed(0))
+    probe = Dataset("check", inputs, torch.zeros(CHECK_ROWS, dtype=torch.long), inputs[:1],
+                    torch.zeros(1, dtype=torch.long), n_classes=n_classes)
+    try:
+        build_model(init, 0, probe, TrainConfig(hidden=CHECK_HIDDEN))
+    except ValueError:
+        raise
+    except Exception as e:  # the user's code: whatever it raises becomes one line
+        raise ValueError(f"initializer {init!r} failed on a {n_features}-64-64-{n_classes} "
+                         f"MLP: {type(e).__name__}: {' '.join(str(e).split())}") from None
 
 
 def epoch_order(generator: torch.Generator, n: int, device: str | torch.device) -> Tensor:

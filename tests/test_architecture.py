@@ -30,7 +30,7 @@ LAYERS: dict[str, int] = {
     "initcore.train": 2, "initcore.grid": 2,
     # 3. measurements on trained or initialized models, the reports and the regression rule
     "initcore.probes": 3, "initcore.speed": 3, "initcore.memory": 3, "initcore.reports": 3,
-    "initcore.regression": 3, "initcore.plots": 3,
+    "initcore.regression": 3, "initcore.plots": 3, "initcore.leaderboard": 3,
     # 4. experiments and profiles: types and tables of bounds, as data
     "initcore.experiments": 4, "initcore.bounds": 4, "initcore.profiles": 4,
     # 5. the entry points: the command line, the pytest plugin and its session logic

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from .. import initializers
 from ..data import DATASETS, DataError, check_dataset
 from ..device import check_device
+from ..train import check_scheme
 
 EXIT_USAGE = 2  # bad input: one line on stderr, nothing written
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
@@ -84,7 +85,8 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
 def add_init_option(parser: argparse.ArgumentParser) -> None:
     """--init NAME ... (or 'all'); expand and check it with :func:`resolve_inits`."""
     parser.add_argument("--init", nargs="+", default=["all"], metavar="NAME",
-                        help="initializer names, or 'all' (default)")
+                        help="initializer names, 'all' (default), or package.module:function "
+                             "for a scheme of your own")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,10 +94,18 @@ def add_init_option(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def resolve_inits(names: Sequence[str]) -> list[str]:
-    """Expand ``all`` and check every name against the registry (ValueError lists valid ones)."""
+    """Expand ``all``, load ``module:function`` references, and check every name against the
+    registry (ValueError lists valid ones); a scheme from outside initcore is tried once on a
+    small model first (:func:`initcore.train.check_scheme`), so that one that leaves NaN or
+    changes a weight's shape fails in one line before any work."""
+    resolved = [initializers.resolve(n) for n in names if n != "all"]
     if "all" in names:
-        return initializers.list_initializers()
-    return list(dict.fromkeys(initializers.get(n).name for n in names))
+        resolved = initializers.list_initializers() + resolved
+    resolved = list(dict.fromkeys(resolved))
+    for name in resolved:
+        if not initializers.get(name).built_in:
+            check_scheme(name)
+    return resolved
 
 
 def checked_device(device: str) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "PNG figures of a report folder (epochs/probes CSV)"
+HELP = "PNG figures of a report folder (epochs, probes, leaderboard CSV)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("report_dir", metavar="REPORT_DIR",
-                        help="a run folder holding epochs.csv and/or probes.csv")
+                        help="a run folder holding epochs.csv, probes.csv and/or leaderboard.csv")
     parser.add_argument("--out", default=None, help="where the PNGs go (default: REPORT_DIR)")
 
 

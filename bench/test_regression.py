@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from initcore import regression, reports
+from initcore import regression, reports, session
 
 
 def baseline_path(config: pytest.Config, profile_name: str) -> Path:
-    return Path(config.getoption("baseline_dir")) / profile_name / reports.SUMMARY_FILE
+    return session.baseline_dir(config) / profile_name / reports.SUMMARY_FILE
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from initcore import initializers, regression, reports
+from initcore import initializers, regression, reports, session
 from initcore.experiments import check_bound
 from initcore.grid import train_grid
 
@@ -50,7 +50,7 @@ def test_broken_he_is_caught(factor, profile, dataset_loader, request, pytestcon
         problems += check_bound(bound, accuracies, diverged)
     caught = {"he_normal's bounds": problems}
 
-    baseline = pytestconfig.getoption("baseline_dir") + f"/{profile.name}/summary.csv"
+    baseline = str(session.baseline_dir(pytestconfig) / profile.name / "summary.csv")
     try:
         base = regression.load_summary(baseline)
     except reports.ReportError:

@@ -49,8 +49,9 @@ def welch_two_sided(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     if len(a) == 0 or len(b) == 0:
         return math.nan
-    var_a = a.var(ddof=1) if len(a) > 1 else 0.0
-    var_b = b.var(ddof=1) if len(b) > 1 else 0.0
+    # No spread means equal values (np.ptp), not a var() of 1e-35 left by rounding the mean.
+    var_a = a.var(ddof=1) if np.ptp(a) > 0 else 0.0
+    var_b = b.var(ddof=1) if np.ptp(b) > 0 else 0.0
     if var_a == 0 and var_b == 0:
         return 0.0 if a.mean() != b.mean() else 1.0
     # A side with one seed or no spread enters Welch's degrees of freedom as a 2-sample side with

@@ -48,7 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--run-id", default=None, help="run folder name (default: time-based)")
     group.addoption("--seeds", type=int, default=None,
                     help="override the profile's seed count (seeds 0..N-1)")
-    group.addoption("--baseline-dir", default="reports/baseline",
+    group.addoption("--baseline-dir", default="reports/baseline",  # session.DEFAULT_BASELINE_DIR
                     help="committed baselines, one folder per profile (default reports/baseline)")
     group.addoption("--timing-regressions", action="store_true",
                     help="fail (not just warn) when calibrated throughput regresses vs baseline")

@@ -97,6 +97,19 @@ def claims(profile: Profile) -> list[tuple[str, initializers.Claim]]:
     return [(name, claim) for name in names for claim in initializers.get(name).claims]
 
 
+DEFAULT_BASELINE_DIR = "reports/baseline"  # the default of --baseline-dir
+
+
+def baseline_dir(config: pytest.Config) -> Path:
+    """``--baseline-dir``; its default, when the current folder has none (``pytest bench`` run
+    from a scratch folder), is the committed one beside the installed suite."""
+    given = Path(config.getoption("baseline_dir"))
+    if given.exists() or config.getoption("baseline_dir") != DEFAULT_BASELINE_DIR:
+        return given
+    beside = Path(__file__).resolve().parents[1] / DEFAULT_BASELINE_DIR
+    return beside if beside.is_dir() else given
+
+
 def bounded_cells(profile: Profile) -> list[tuple[str, str]]:
     """(experiment, init) pairs that have bounds in the profile."""
     return [(e.name, init) for e in profile.experiments for init in e.inits if init in e.bounds]
@@ -128,7 +141,7 @@ def start(config: pytest.Config) -> tuple[Path, tuple[Path, Path] | None]:
         # One session per run folder: a reused id is refused (xdist workers inherit the id
         # through INITCORE_RUN_ID and never get here).
         reports.claim_run_dir(reports.check_new_run(folder.parent, folder.name))
-        baseline = Path(config.getoption("baseline_dir"))
+        baseline = baseline_dir(config)
         if baseline.exists() and not baseline.is_dir():
             raise reports.ReportError(f"--baseline-dir {baseline} is not a folder")
     except reports.ReportError as e:

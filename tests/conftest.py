@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+import initcore
 from initcore import data, initializers
 
 SMALL_TRAIN_ROWS = 1_000  # training rows of the `small_data` subset
@@ -122,6 +123,27 @@ def register_scheme() -> Iterator[Callable[[initializers.Scheme], str]]:
     yield register
     for name in added:
         initializers.unregister(name)
+
+
+@pytest.fixture
+def user_scheme() -> Iterator[Callable[..., Callable]]:
+    """``user_scheme(name, formula, **options)``: ``initcore.register`` as a user calls it, for
+    one test; every scheme registered through it is removed again (``initcore.unregister``)."""
+    added: list[str] = []
+
+    def register(name: str, formula: str | None = None, **options) -> Callable:
+        decorate = initcore.register(name, formula, **options)
+
+        def keep(fn: Callable) -> Callable:
+            decorate(fn)
+            added.append(name)
+            return fn
+
+        return keep
+
+    yield register
+    for name in added:
+        initcore.unregister(name)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,3 +62,54 @@ def test_bench_session_leaves_user_routed_json_alone(tmp_path: Path, option: str
     assert written and all(json.loads(p.read_text())["benchmarks"] for p in written), (
         f"no JSON where {option} asked: {list(tmp_path.rglob('*.json'))}")
     assert not list((tmp_path / "reports").rglob("benchmark.json")), "a second copy was made"
+
+
+USER_MODULE = '''
+import initcore
+
+
+@initcore.register("my_init", "N(0, 1.5/fan_in)",
+                   claims=[initcore.not_worse_than("he_normal", "seed-recipe")])
+def my_init(weight, generator):
+    weight.normal_(0.0, (1.5 / weight.shape[1]) ** 0.5, generator=generator)
+
+
+def broken(weight, generator):
+    weight.fill_(float("nan"))
+'''
+
+
+def test_bench_from_a_scratch_folder_with_a_user_scheme(tmp_path: Path) -> None:
+    """README "Benchmark your own initializer": from a folder that is not the repository, with
+    the scheme in a file there, `pytest bench --init mymodule:my_init` trains it in every smoke
+    experiment, tests it and ranks it in leaderboard.csv."""
+    (tmp_path / "mymodule.py").write_text(USER_MODULE)
+    command = [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider",
+               "--init", "mymodule:my_init", "--seeds", "2", "--report-dir", "r",
+               "-k", "my_init"]
+    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Traceback" not in output, output[-4000:]
+    # trains-above-chance in both experiments (pass or xfail), the claim, the signal at depth
+    assert "test_scheme_claim" in output or " passed" in output
+    run = the_run_folder(tmp_path / "r")
+    board = pd.read_csv(run / "leaderboard.csv")
+    mine = board[board["init"] == "my_init"]
+    assert set(mine["experiment"]) == {"seed-recipe", "deep-relu-short"}
+    assert (mine["source"] == "user").all() and mine["best_builtin"].notna().all()
+    assert "leaderboard seed-recipe" in output and "my_init *" in output
+    theory = pd.read_csv(run / "theory.csv")
+    assert theory[theory["init"] == "my_init"]["n_var_half_mean"].between(0.7, 0.8).all()
+    assert (run / "run.json").exists()
+
+
+def test_bench_bad_user_scheme_is_one_line_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "mymodule.py").write_text(USER_MODULE)
+    command = [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider",
+               "--init", "mymodule:broken", "--report-dir", "r"]
+    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    output = (proc.stdout + proc.stderr).strip()
+    assert proc.returncode == 2, output
+    assert output.splitlines() == [
+        "Exit: initcore: initializer 'broken' left NaN or inf in 1.weight"], output
+    assert not (tmp_path / "r").exists(), "nothing is written for a refused session"

@@ -146,7 +146,8 @@ def test_signal_at_depth_reported(init, dataset_loader, pytestconfig):
     row = pd.DataFrame([{
         "init": init, "depth": DEPTH, "width": WIDTH, "seed": 0,
         "n_var_half_mean": float(n_var_half.mean()), "n_var_half_min": float(n_var_half.min()),
-        "n_var_half_max": float(n_var_half.max()), "q_gain": math.exp(log_gain)
+        "n_var_half_max": float(n_var_half.max()),
+        "n_var_half_layers": " ".join(f"{v:.4g}" for v in n_var_half), "q_gain": math.exp(log_gain)
         if math.isfinite(log_gain) else float("nan"),
         "predicted_gain": math.exp(predicted) if math.isfinite(predicted) else float("nan"),
         "signal": verdict(log_gain / math.log(10))}])

@@ -6,7 +6,8 @@ Organised like jax's initializers, filled in like ``torch.nn.init``:
   fan-out or their mean, drawn from a normal, truncated normal or uniform distribution);
   schemes torch lacks (LeCun) are one-line special cases of it.
 * Schemes torch has (Xavier/Glorot, He/Kaiming, orthogonal) call ``torch.nn.init`` directly.
-* :func:`lsuv_` (Mishkin & Matas 2016) needs data and is written here.
+* :func:`lsuv_` (Mishkin & Matas 2016) and :func:`metainit_` (Dauphin & Schoenholz 2019) need
+  data and are written here; so is :func:`zero_hadamard_` (Zhao et al. 2022), which torch lacks.
 
 A registered :class:`Scheme` initializes every ``nn.Linear`` of a model in order, weight then bias,
 from one explicit ``torch.Generator`` -- so every (scheme, seed) cell is reproducible on its own.
@@ -28,6 +29,10 @@ References:
     LeCun et al. (1998), Efficient BackProp.
     Saxe et al. (2014), Exact solutions to the nonlinear dynamics of learning in deep linear nets.
     Mishkin & Matas (2016), All you need is a good init (arXiv:1511.06422).
+    Dauphin & Schoenholz (2019), MetaInit: Initializing learning by learning to initialize
+        (NeurIPS 2019).
+    Zhao et al. (2022), ZerO Initialization: Initializing Neural Networks with only Zeros and Ones
+        (arXiv:2110.12661).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ from dataclasses import dataclass
 from importlib import metadata
 
 import torch
+import torch.nn.functional as F
+from scipy.linalg import hadamard
 from torch import Tensor, nn
 
 # Standard deviation of a standard normal truncated to (-2, 2): dividing by it makes a truncated
@@ -148,6 +155,93 @@ def lsuv_(
             finally:
                 handle.remove()
     return model
+
+
+def zero_hadamard_(weight: Tensor) -> Tensor:
+    """ZerO (Zhao et al. 2022, Algorithm 1): a deterministic init from zeros, ones and a Hadamard.
+
+    For a weight of shape ``(m, n)`` (out, in):
+
+    * ``m <= n``: the partial identity ``I*`` (``W_ij = 1`` if ``i == j``, else 0): the square
+      identity when ``m == n``, the first ``m`` inputs passed through when the layer shrinks;
+    * ``m > n`` (the layer expands): ``W = I*_{m x p} H_p I*_{p x n} / sqrt(p)``, with ``H_p``
+      the Hadamard matrix of size ``p = 2^ceil(log2 m)`` (entries +-1; ``H_p / sqrt(p)`` is
+      orthogonal), so that the expanded units are not copies of the inputs (the paper's
+      Theorem 1: partial identity alone keeps the rank of the hidden layers below the input
+      dimension; the Hadamard transform breaks that degeneracy).
+
+    Follows the paper's reference code ``ZerO_Init_on_matrix`` (github jiaweizzhao/
+    ZerO-initialization, example_mnist.ipynb) line for line; the scale ``2^(-ceil(log2 m) / 2)``
+    is its ``1 / 2**(clog_m / 2)``. No randomness: every seed gives the same weights.
+    """
+    m, n = weight.shape
+    with torch.no_grad():
+        if m <= n:
+            return nn.init.eye_(weight)
+        log_p = math.ceil(math.log2(m))
+        p = 2**log_p
+        h = torch.from_numpy(hadamard(p)).to(weight.dtype) / 2 ** (log_p / 2)
+        return weight.copy_(h[:m, :n])  # I*_{m x p} H I*_{p x n}: the leading m x n block
+
+
+def gradient_quotient(loss: Tensor, params: list[Tensor], eps: float = 1e-5) -> Tensor:
+    """MetaInit's GradQuotient (Dauphin & Schoenholz 2019, eq. 1), differentiable.
+
+    ``GQ = mean_i |(g_i - (H g)_i) / g_i - 1|`` over every parameter entry ``i``, with ``g`` the
+    gradient of ``loss`` and ``H g`` the Hessian-vector product (the gradient of ``|g|^2 / 2``):
+    how much one gradient step of size 1 changes the gradient, relative to itself. 0 when the
+    loss is locally linear. ``g`` is pushed away from 0 by ``eps`` (with its sign) as in the
+    paper's code, so that dead entries do not divide by zero.
+    """
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    hvp = torch.autograd.grad(sum((g**2).sum() / 2 for g in grads), params, create_graph=True)
+    total = sum((((g - hg) / (g + eps * (2 * (g >= 0).to(g.dtype) - 1).detach()) - 1)
+                 .abs().sum()) for g, hg in zip(grads, hvp))
+    return total / sum(p.numel() for p in params)
+
+
+def metainit_(
+    model: nn.Module,
+    inputs: Tensor,
+    n_classes: int,
+    generator: torch.Generator,
+    steps: int = 100,
+    batch: int = 64,
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    eps: float = 1e-5,
+) -> list[float]:
+    """MetaInit (Dauphin & Schoenholz 2019, Algorithm 1): tune the norm of every weight matrix
+    by signSGD with momentum on the GradQuotient; returns GQ before each step.
+
+    Each step draws ``batch`` rows of ``inputs`` and uniform random labels from ``generator``
+    (the paper's code draws labels at random too; its inputs are N(0, 1) noise, here they are
+    training rows, as LSUV sees them), computes ``GQ`` (:func:`gradient_quotient`) over every
+    parameter, and for each matrix ``W`` (not the biases) the derivative of ``GQ`` along the
+    direction ``W / |W|`` (the norm); then ``v = momentum v - lr sign(dGQ/d|W|)`` and ``W`` is
+    rescaled to norm ``|W| + v``. Only the norms change, never the directions. The paper's code
+    runs 500 steps; here ``steps`` bounds the cost (100 steps of batch 64 on the seed MLP:
+    about 1 s on one CPU core).
+    """
+    params = list(model.parameters())
+    matrices = [p for p in params if p.dim() >= 2]
+    velocity = [0.0] * len(matrices)
+    history = []
+    for _ in range(steps):
+        rows = torch.randint(0, inputs.shape[0], (batch,), generator=generator)
+        labels = torch.randint(0, n_classes, (batch,), generator=generator)
+        with torch.enable_grad():  # GQ is a second derivative: autograd even under no_grad
+            loss = F.cross_entropy(model(inputs[rows]), labels.to(inputs.device))
+            gq = gradient_quotient(loss, params, eps)
+            d_gq = torch.autograd.grad(gq, matrices)
+        history.append(gq.item())
+        with torch.no_grad():
+            for j, (w, d) in enumerate(zip(matrices, d_gq)):
+                norm = w.norm().item()
+                direction = torch.sign((w * d).sum() / norm).item()  # sign of dGQ/d|W|
+                velocity[j] = momentum * velocity[j] - lr * direction
+                w.mul_((norm + velocity[j]) / norm)
+    return history
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,9 +524,57 @@ def lecun_normal(w, g):
     return variance_scaling_(w, 1.0, "fan_in", "normal", generator=g)
 
 
+@register_per_layer("lecun_uniform", "U(+-sqrt(3/fan_in)): Var = 1/fan_in")
+def lecun_uniform(w, g):
+    """LeCun et al. (1998) as Keras and JAX define it: variance_scaling(1, fan_in, uniform)."""
+    return variance_scaling_(w, 1.0, "fan_in", "uniform", generator=g)
+
+
+@register_per_layer("lecun_truncated_normal",
+                    "N(0, s^2) cut at +-2s, s = sqrt(1/fan_in)/0.8796: Var = 1/fan_in")
+def lecun_truncated_normal(w, g):
+    """Keras/JAX ``lecun_normal``: variance_scaling(1, fan_in, truncated_normal). The normal is
+    cut at 2 of its standard deviations and widened by 1/0.8796 so the variance stays 1/fan_in
+    (Klambauer et al. 2017 pair it with SELU)."""
+    return variance_scaling_(w, 1.0, "fan_in", "truncated_normal", generator=g)
+
+
+@register_per_layer("he_truncated_normal",
+                    "N(0, s^2) cut at +-2s, s = sqrt(2/fan_in)/0.8796: Var = 2/fan_in")
+def he_truncated_normal(w, g):
+    """Keras/JAX ``he_normal`` (He et al. 2015): variance_scaling(2, fan_in, truncated_normal),
+    the truncated normal keeping Var = 2/fan_in. (torch's kaiming_normal_, our he_normal, does
+    not truncate.)"""
+    return variance_scaling_(w, 2.0, "fan_in", "truncated_normal", generator=g)
+
+
 @register_per_layer("orthogonal", "W = Q, Q^T Q = I (QR of a Gaussian; gain 1)")
 def orthogonal(w, g):
     return nn.init.orthogonal_(w, gain=1.0, generator=g)
+
+
+@register_per_layer("orthogonal_relu", "W = sqrt(2) Q, Q^T Q = I (QR of a Gaussian; ReLU gain)")
+def orthogonal_relu(w, g):
+    """Saxe et al. (2014) orthogonal weights times the ReLU gain sqrt(2) (He et al. 2015): every
+    singular value is sqrt(2), so n Var(W)/2 = 1 per layer, as He's, for square layers."""
+    return nn.init.orthogonal_(w, gain=nn.init.calculate_gain("relu"), generator=g)
+
+
+@register_per_layer("identity", "W = I* (W_ij = 1 if i == j else 0: identity, or its leading "
+                    "block)")
+def identity(w, g):
+    """The (partial) identity, ``torch.nn.init.eye_``: square layers pass their input through,
+    others keep the first min(in, out) coordinates (Zhao et al. 2022, Definition 1). Not
+    random: every seed gives the same weights."""
+    return nn.init.eye_(w)
+
+
+@register_per_layer("zero_hadamard", "ZerO: I* if out <= in, else I*_(out x p) H_p I*_(p x in) / "
+                    "sqrt(p), p = 2^ceil(log2 out)")
+def zero_hadamard(w, g):
+    """ZerO (Zhao et al. 2022), see :func:`zero_hadamard_`. On a net whose layers never widen
+    (the seed recipe's 784-256-128-10) it is exactly ``identity``."""
+    return zero_hadamard_(w)
 
 
 @register_model("lsuv", "orthogonal, then W_l /= std(layer l output) until std = 1 +- 0.1",
@@ -441,6 +583,21 @@ def lsuv(model, g, data):
     _REGISTRY["orthogonal"].apply(model, g, None)
     rows = torch.randperm(data.shape[0], generator=g)[:LSUV_BATCH]
     lsuv_(model, data[rows].to(next(model.parameters()).device))
+
+
+METAINIT_STEPS = 100  # the paper's code runs 500; 100 reach the plateau of GQ here (see metainit_)
+
+
+@register_model("metainit", "N(0, 1/fan_in), then each |W_l| tuned by signSGD on the "
+                "GradQuotient |Hg/g| (100 steps)", bias="zeros", needs_data=True)
+def metainit(model, g, data):
+    """MetaInit (Dauphin & Schoenholz 2019): LeCun-normal directions (a scale that is not the
+    ReLU's, left for MetaInit to find), then :func:`metainit_` on batches of ``data`` with
+    random labels. Biases zero."""
+    _REGISTRY["lecun_normal"].apply(model, g, None)
+    n_classes = linear_layers(model)[-1].out_features
+    metainit_(model, data.to(next(model.parameters()).device), n_classes, g,
+              steps=METAINIT_STEPS)
 
 
 @register_per_layer("seed_zero", "W = 0, b ~ U(+-1/sqrt(fan_in))  (seed notebook 'zero')",

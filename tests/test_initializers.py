@@ -34,8 +34,11 @@ FAN_IN, FAN_OUT = 2000, 500  # the big test layer: nn.Linear(FAN_IN, FAN_OUT), 1
 N = FAN_IN * FAN_OUT
 K_SE = 6.0  # standard errors a sample statistic may stray (see the module docstring)
 
-# name -> (law of W, its scale as a function of (fan_in, fan_out)); scale is sigma for "normal",
-# the bound a for "uniform". "orthogonal": W W^T = I; "scaled_orthogonal": W W^T = c^2 I (LSUV).
+# name -> (law of W, its scale as a function of (fan_in, fan_out)); scale is sigma for "normal"
+# and "truncated_normal" (the std after truncation), the bound a for "uniform", the gain g for
+# "orthogonal" (W W^T = g^2 I). "scaled_orthogonal": W W^T = c^2 I (LSUV). "eye": W = I* exactly
+# (identity; ZerO on a layer that does not widen). "rescaled_lecun": the lecun_normal draw from the
+# same generator times one positive number (MetaInit tunes norms, never directions).
 WEIGHT_LAWS = {
     "zeros": ("zero", None),
     "random_normal": ("normal", lambda fi, fo: 0.01),
@@ -46,16 +49,36 @@ WEIGHT_LAWS = {
     "he_uniform": ("uniform", lambda fi, fo: math.sqrt(6 / fi)),
     "he_normal": ("normal", lambda fi, fo: math.sqrt(2 / fi)),
     "lecun_normal": ("normal", lambda fi, fo: math.sqrt(1 / fi)),
-    "orthogonal": ("orthogonal", None),
+    "lecun_uniform": ("uniform", lambda fi, fo: math.sqrt(3 / fi)),
+    "lecun_truncated_normal": ("truncated_normal", lambda fi, fo: math.sqrt(1 / fi)),
+    "he_truncated_normal": ("truncated_normal", lambda fi, fo: math.sqrt(2 / fi)),
+    "orthogonal": ("orthogonal", lambda fi, fo: 1.0),
+    "orthogonal_relu": ("orthogonal", lambda fi, fo: math.sqrt(2)),
+    "identity": ("eye", None),
+    "zero_hadamard": ("eye", None),
     "lsuv": ("scaled_orthogonal", None),
+    "metainit": ("rescaled_lecun", None),
     "seed_zero": ("zero", None),
     "seed_random": ("uniform", lambda fi, fo: math.sqrt(6 / (fi + fo))),
 }
 # Schemes whose biases are nn.Linear's U(+-1/sqrt(fan_in)); every other scheme zeroes them.
 TORCH_DEFAULT_BIAS = {"torch_default", "seed_zero", "seed_random"}
+DATA_SCHEMES = {"lsuv", "metainit"}  # the schemes that must see training inputs
+DETERMINISTIC = {"zeros", "identity", "zero_hadamard"}  # the same weights for every seed
 
 # The torch.nn.init call each scheme must reproduce bit for bit from the same generator state.
-# torch_default is checked against a fresh nn.Linear instead; lsuv has no torch counterpart.
+# torch_default is checked against a fresh nn.Linear instead; lsuv and metainit have no torch
+# counterpart. The truncated normals as Keras and JAX define them (variance_scaling with
+# distribution "truncated_normal"): a normal of std sigma / 0.8796 (the std of N(0, 1) cut at +-2,
+# from scipy here), cut at 2 of its stds, so that the std after the cut is sigma.
+_TRUNC_STD = float(stats.truncnorm(-2, 2).std())
+
+
+def _keras_truncated_normal(w, g, scale):
+    std = math.sqrt(scale / w.shape[1]) / _TRUNC_STD
+    return nn.init.trunc_normal_(w, 0.0, std, -2 * std, 2 * std, generator=g)
+
+
 TORCH_REFERENCE = {
     "zeros": lambda w, g: nn.init.zeros_(w),
     "random_normal": lambda w, g: nn.init.normal_(w, 0.0, 0.01, generator=g),
@@ -67,6 +90,14 @@ TORCH_REFERENCE = {
     # LeCun normal is Kaiming with gain 1: N(0, 1/fan_in).
     "lecun_normal": lambda w, g: nn.init.kaiming_normal_(w, nonlinearity="linear", generator=g),
     "orthogonal": lambda w, g: nn.init.orthogonal_(w, gain=1.0, generator=g),
+    # LeCun uniform is Kaiming uniform with gain 1: U(+-sqrt(3/fan_in)).
+    "lecun_uniform": lambda w, g: nn.init.kaiming_uniform_(w, nonlinearity="linear", generator=g),
+    "lecun_truncated_normal": lambda w, g: _keras_truncated_normal(w, g, 1.0),
+    "he_truncated_normal": lambda w, g: _keras_truncated_normal(w, g, 2.0),
+    "orthogonal_relu": lambda w, g: nn.init.orthogonal_(w, gain=math.sqrt(2), generator=g),
+    "identity": lambda w, g: nn.init.eye_(w),
+    # Every layer of the seed recipe's MLP (784-256-128-10) narrows: ZerO is the partial identity.
+    "zero_hadamard": lambda w, g: nn.init.eye_(w),
     "seed_zero": lambda w, g: nn.init.zeros_(w),
     "seed_random": lambda w, g: nn.init.xavier_uniform_(w, generator=g),
 }
@@ -104,6 +135,22 @@ def check_normal(w: torch.Tensor, sigma: float, what: str) -> None:
     assert w.abs().max().item() > 4 * sigma, f"{what}: no weight beyond 4 sigma: not a normal?"
 
 
+def check_truncated_normal(w: torch.Tensor, sigma: float, what: str) -> None:
+    """Std sigma after the cut, no weight beyond the cut 2 sigma / 0.8796, and the cut reached:
+    P(|z| in (1.99, 2) | |z| < 2) = 2 * 0.0011 / 0.9545 per weight, so 10^6 weights reach it."""
+    w = w.double()
+    n = w.numel()
+    mean_tol = K_SE * sigma / math.sqrt(n)
+    var_tol = K_SE * sigma**2 * math.sqrt(2 / (n - 1))  # the normal's SE bounds the truncated's
+    assert abs(w.mean().item()) < mean_tol, f"{what}: mean {w.mean().item():.3g} beyond 6 SE"
+    assert abs(w.var().item() - sigma**2) < var_tol, (
+        f"{what}: variance {w.var().item():.6g}, formula {sigma**2:.6g}, tol {var_tol:.3g}")
+    cut = 2 * sigma / _TRUNC_STD
+    top = w.abs().max().item()
+    assert top <= cut * (1 + 1e-6), f"{what}: |w| = {top:.6g} beyond the cut {cut:.6g}"
+    assert top > 0.995 * cut, f"{what}: max |w| = {top:.6g} never nears the cut {cut:.6g}"
+
+
 def check_uniform(w: torch.Tensor, bound: float, what: str) -> None:
     w = w.double()
     n = w.numel()
@@ -129,7 +176,7 @@ def test_registry_every_scheme_has_a_law_and_a_reference() -> None:
     assert registered == laws, (
         f"tests/test_initializers.py WEIGHT_LAWS is out of date with the registry: "
         f"add {sorted(registered - laws)}, drop {sorted(laws - registered)}")
-    referenced = set(TORCH_REFERENCE) | {"torch_default", "lsuv"}
+    referenced = set(TORCH_REFERENCE) | {"torch_default", "lsuv", "metainit"}
     assert registered == referenced, (
         f"TORCH_REFERENCE is out of date with the registry: {sorted(registered ^ referenced)}")
 
@@ -157,7 +204,7 @@ def test_registry_scheme_declares_formula_and_bias(name: str) -> None:
     assert scheme.formula.strip(), f"{name} has no formula to show in `initcore list`"
     expected_bias = "torch_default" if name in TORCH_DEFAULT_BIAS else "zeros"
     assert scheme.bias == expected_bias, f"{name}: bias rule {scheme.bias}, not {expected_bias}"
-    assert scheme.needs_data == (name == "lsuv"), f"{name}: needs_data={scheme.needs_data}"
+    assert scheme.needs_data == (name in DATA_SCHEMES), f"{name}: needs_data={scheme.needs_data}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,14 +224,31 @@ def test_initializer_weights_follow_formula(name: str) -> None:
         check_normal(w, scale(FAN_IN, FAN_OUT), what)
     elif law == "uniform":
         check_uniform(w, scale(FAN_IN, FAN_OUT), what)
+    elif law == "truncated_normal":
+        check_truncated_normal(w, scale(FAN_IN, FAN_OUT), what)
+    elif law == "eye":
+        assert torch.equal(w, torch.eye(FAN_OUT, FAN_IN)), f"{what}: W is not the partial identity"
+    elif law == "rescaled_lecun":
+        reference = nn.init.kaiming_normal_(torch.empty(FAN_OUT, FAN_IN), nonlinearity="linear",
+                                            generator=gen(1))
+        c = (w.double().norm() / reference.double().norm()).item()
+        # 1e-5: float32 rounding of the rescaling, repeated once per MetaInit step.
+        err = (w.double() / c - reference.double()).abs().max().item()
+        assert err < 1e-5 * reference.abs().max().item(), (
+            f"{what}: W / {c:.4g} differs from the lecun_normal draw by {err:.3g}: MetaInit "
+            "changed a direction, not only the norm")
     elif law in ("orthogonal", "scaled_orthogonal"):
         gram = (w @ w.T).double()  # (FAN_OUT, FAN_OUT): rows orthonormal since FAN_OUT < FAN_IN
-        c2 = gram.diagonal().mean().item() if law == "scaled_orthogonal" else 1.0
+        c2 = (gram.diagonal().mean().item() if law == "scaled_orthogonal"
+              else scale(FAN_IN, FAN_OUT) ** 2)
         if law == "scaled_orthogonal":  # LSUV divided the orthogonal W by the output std, ~3
             assert 0.05 < c2 < 0.2, f"{what}: row norm^2 {c2:.4g}, expected about 1/9"
         # 1e-5: float32 rounding of 2000-term dot products (measured 7e-7 for both schemes).
         err = (gram / c2 - torch.eye(FAN_OUT, dtype=torch.float64)).abs().max().item()
         assert err < 1e-5, f"{what}: W W^T / {c2:.4g} differs from I by {err:.3g}"
+        if law == "orthogonal":  # the diagonal checks the gain itself: W W^T = g^2 I
+            mean_diag = gram.diagonal().mean().item()
+            assert abs(mean_diag - c2) < 1e-5 * c2, f"{what}: row norm^2 {mean_diag:.6g} != {c2}"
     else:
         raise AssertionError(f"unknown law {law!r} in WEIGHT_LAWS")
 
@@ -228,6 +292,44 @@ def test_orthogonal_rows_or_columns_orthonormal(shape: tuple[int, int]) -> None:
     gram = w @ w.T if out_f <= in_f else w.T @ w
     err = (gram - torch.eye(gram.shape[0], dtype=torch.float64)).abs().max().item()
     assert err < 1e-5, f"orthogonal {shape}: Gram matrix off the identity by {err:.3g} (tol 1e-5)"
+
+
+@pytest.mark.parametrize("shape", [(600, 256), (2048, 784), (1024, 784), (8, 3), (5, 5),
+                                   (10, 128)], ids=lambda s: f"shape={s[0]}x{s[1]}")
+def test_zero_hadamard_follows_sylvester_formula(shape: tuple[int, int]) -> None:
+    """ZerO (Zhao et al. 2022, Algorithm 1): W = I* when out <= in; when the layer widens,
+    W_ij = H_ij / sqrt(p) with p = 2^ceil(log2 out) and H the Sylvester Hadamard matrix, whose
+    entries are (-1)^popcount(i & j) (written out here independently of scipy.linalg.hadamard)."""
+    out_f, in_f = shape
+    w = initializers.zero_hadamard_(torch.empty(out_f, in_f)).double()
+    if out_f <= in_f:
+        assert torch.equal(w, torch.eye(out_f, in_f, dtype=torch.float64)), f"{shape}: not I*"
+        return
+    p = 2 ** math.ceil(math.log2(out_f))
+    i, j = torch.meshgrid(torch.arange(out_f), torch.arange(in_f), indexing="ij")
+    parity = torch.tensor([bin(v).count("1") % 2 for v in (i & j).flatten().tolist()])
+    expected = (1 - 2 * parity.double()).reshape(out_f, in_f) / math.sqrt(p)
+    err = (w - expected).abs().max().item()
+    assert err < 1e-7, f"{shape}: W differs from (-1)^popcount(i&j) / sqrt({p}) by {err:.3g}"
+    if out_f == p:  # all p rows of an orthogonal H / sqrt(p): the columns are orthonormal
+        gram_err = (w.T @ w - torch.eye(in_f, dtype=torch.float64)).abs().max().item()
+        assert gram_err < 1e-6, f"{shape}: W^T W differs from I by {gram_err:.3g}"
+
+
+def test_zero_hadamard_on_the_zero_paper_mlp() -> None:
+    """The ZerO paper's MNIST MLP (784-784-2048-2048-10): identity, Hadamard (widening), identity,
+    partial identity; the widening layer's columns are orthonormal, so it keeps the norm of its
+    input (|Wx| = |x|) instead of copying it into the first 784 units."""
+    model = init_model("zero_hadamard", MLP([784, 784, 2048, 2048, 10]))
+    w1, w2, w3, w4 = (layer.weight.detach().double() for layer in linear_layers(model))
+    assert torch.equal(w1, torch.eye(784, dtype=torch.float64)), "784 -> 784 is not I"
+    assert torch.equal(w3, torch.eye(2048, dtype=torch.float64)), "2048 -> 2048 is not I"
+    assert torch.equal(w4, torch.eye(10, 2048, dtype=torch.float64)), "2048 -> 10 is not I*"
+    assert (w2.abs() - 1 / math.sqrt(2048)).abs().max() < 1e-7, "784 -> 2048: not +-1/sqrt(p)"
+    x = torch.randn(16, 784, generator=gen(13), dtype=torch.float64)
+    ratio = (x @ w2.T).norm(dim=1) / x.norm(dim=1)
+    assert (ratio - 1).abs().max() < 1e-6, f"784 -> 2048 changed |x| by {ratio.tolist()}"
+    assert torch.count_nonzero(x @ w2.T) > 784 * 16, "784 -> 2048 only copied the input"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,7 +456,15 @@ def test_initializer_same_seed_same_weights(name: str) -> None:
         assert torch.equal(p, q), f"{name}: {pname} differs between two runs with seed 8"
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n != "zeros"], ids=by_name)
+@pytest.mark.parametrize("name", sorted(DETERMINISTIC - {"zeros"}), ids=by_name)
+def test_deterministic_scheme_ignores_the_seed(name: str) -> None:
+    a = init_model(name, MLP([784, 64, 32, 10]), seed=8)
+    b = init_model(name, MLP([784, 64, 32, 10]), seed=9)
+    for (pname, p), q in zip(a.named_parameters(), b.parameters()):
+        assert torch.equal(p, q), f"{name}: {pname} depends on the seed; the scheme has no noise"
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in DETERMINISTIC], ids=by_name)
 def test_initializer_different_seed_different_weights(name: str) -> None:
     a = init_model(name, MLP([784, 64, 32, 10]), seed=8)
     b = init_model(name, MLP([784, 64, 32, 10]), seed=9)

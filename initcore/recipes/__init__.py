@@ -78,7 +78,9 @@ def from_mapping(table: dict, where: str = "recipe", base: Recipe | None = None)
             raise RecipeError(f"{where}: unknown key {key!r}; valid keys: "
                               f"{', '.join(FIELDS)}, [about]")
         if not _type_ok(_KINDS[key], value):
-            raise RecipeError(f"{where}: {key} must be a {_KINDS[key]}, got {value!r}")
+            kind = _KINDS[key]
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise RecipeError(f"{where}: {key} must be {article} {kind}, got {value!r}")
         values[key] = tuple(value) if isinstance(value, list) else value
     try:
         return _replace(base or Recipe(), values)

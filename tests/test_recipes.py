@@ -4,14 +4,17 @@ layers without biases, and the TOML recipe files (the shipped ones included; no 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
+from cli_helpers import files_under
 
-from initcore import data, initializers, recipes
+from initcore import cli, data, initializers, recipes, regression, reports
 from initcore.data import Dataset, rescale
 from initcore.grid import adam_step, sgd_momentum_step, stack_parameters, train_grid
 from initcore.models import MLP
@@ -296,3 +299,109 @@ def test_missing_recipe_file_and_unknown_shipped_name(tmp_path: Path) -> None:
         recipes.load(tmp_path / "absent.toml")
     with pytest.raises(recipes.RecipeError, match="zero_mnist"):
         recipes.shipped("nope")
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line: flags, --recipe, and what the reports record
+# ---------------------------------------------------------------------------------------------
+
+def _run(argv: list[str], capsys) -> tuple[int, str, str]:
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err, f"{argv}: traceback:\n{err}"
+    return code, out, err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--optimizer", "rmsprop"], "--optimizer"),
+    (["--schedule", "linear"], "--schedule"),
+    (["--input-scaling", "minmax"], "--input-scaling"),
+    (["--weight-decay", "-1"], "weight decay"),
+    (["--gamma", "2"], "gamma"),
+    (["--recipe", "{tmp}/absent.toml"], "absent.toml"),
+    (["--recipe", "{tmp}/bad.toml"], "unknown key 'optimiser'"),
+    (["--recipe", "{tmp}/bad_value.toml"], "bad_value.toml: learning rate must be"),
+])
+def test_cli_bad_recipe_input_one_line_exit_2_no_files(workdir: Path, capsys, args,
+                                                         words) -> None:
+    (workdir / "bad.toml").write_text('optimiser = "adam"\n')
+    (workdir / "bad_value.toml").write_text("lr = -0.1\n")
+    before = files_under(workdir)
+    argv = ["run", "--hidden", "16", "--epochs", "1", "--seeds", "1", "--init", "he_normal",
+            "--report-dir", str(workdir / "reports"), *[a.format(tmp=workdir) for a in args]]
+    code, out, err = _run(argv, capsys)
+    assert code == cli.EXIT_USAGE, f"{args}: exit {code}, expected 2:\n{err}"
+    assert err.startswith("initcore: error: ") and len(err.splitlines()) == 1, repr(err)
+    assert words in err, f"{args}: the error should say {words!r}: {err!r}"
+    assert sorted(set(files_under(workdir)) - set(before)) == [], "files written on an error"
+
+
+def test_cli_recipe_file_and_flags_reach_the_reports(workdir: Path, capsys) -> None:
+    """A recipe file, a flag overriding one of its keys, and the recipe in every report row
+    and in run.json."""
+    path = workdir / "mine.toml"
+    path.write_text('optimizer = "adam"\nlr = 0.001\nschedule = "cosine"\nepochs = 2\n'
+                    'input_scaling = "unit"\n[about]\npaper = "none"\n')
+    argv = ["run", "--recipe", str(path), "--lr", "0.002", "--no-bias", "--hidden", "16",
+            "--init", "he_normal", "--seeds", "1", "--report-dir", str(workdir / "r"),
+            "--run-id", "x"]
+    code, out, err = _run(argv, capsys)
+    assert code == 0, f"exit {code}: {err}"
+    expected = Recipe(hidden=(16,), bias=False, optimizer="adam", lr=0.002, schedule="cosine",
+                      epochs=2, input_scaling="unit")
+    assert expected.describe() in out, f"the run should print its recipe:\n{out}"
+    for name in (reports.EPOCHS_FILE, reports.SUMMARY_FILE):
+        table = pd.read_csv(workdir / "r" / "x" / name)
+        assert (table["recipe"] == expected.describe()).all(), f"{name}: {table['recipe']}"
+        assert (table["model"] == "mlp-784-16-10-relu-nobias").all(), table["model"]
+    record = json.loads((workdir / "r" / "x" / reports.MARKER_FILE).read_text())
+    assert record["recipe"] == expected.as_dict(), record["recipe"]
+
+
+def test_cli_shipped_recipe_by_name(workdir: Path, capsys) -> None:
+    """--recipe zero_mnist finds the shipped file; flags shrink it to a one-epoch run."""
+    argv = ["run", "--recipe", "zero_mnist", "--hidden", "16", "--epochs", "1", "--init",
+            "he_normal", "--seeds", "1", "--report-dir", str(workdir / "r"), "--run-id", "z"]
+    code, out, err = _run(argv, capsys)
+    assert code == 0, f"exit {code}: {err}"
+    summary = pd.read_csv(workdir / "r" / "z" / reports.SUMMARY_FILE)
+    expected = replace(recipes.shipped("zero_mnist"), hidden=(16,), epochs=1).describe()
+    assert summary["recipe"].tolist() == [expected], summary["recipe"].tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# The regression gate keys on the recipe
+# ---------------------------------------------------------------------------------------------
+
+def _summary(recipe: str | None, acc: float) -> pd.DataFrame:
+    row = {"run_id": "r", "dataset": "mnist-5k", "model": "mlp-784-256-128-10-relu",
+           "init": "he_normal", "n_seeds": 3, "n_diverged": 0, "epochs": 3, "acc_mean": acc,
+           "acc_std": 0.01}
+    if recipe is not None:
+        row["recipe"] = recipe
+    return pd.DataFrame([row])
+
+
+def test_gate_compares_cells_of_the_same_recipe_only() -> None:
+    seed, adam = Recipe().describe(), Recipe(optimizer="adam", lr=1e-3).describe()
+    base = pd.concat([_summary(seed, 0.90), _summary(adam, 0.80)], ignore_index=True)
+    current = pd.concat([_summary(adam, 0.80), _summary(seed, 0.90)], ignore_index=True)
+    verdicts = regression.compare(base, current)
+    assert len(verdicts) == 2 and not any(v.regressed for v in verdicts), (
+        [v.message for v in verdicts])
+    # The same cell under another recipe is another cell: not compared, named unjudged.
+    unjudged = regression.unjudged_cells(_summary(seed, 0.90), _summary(adam, 0.80))
+    assert len(unjudged) == 1 and "missing" in unjudged[0], unjudged
+
+
+def test_gate_reads_baselines_written_before_the_recipe_column() -> None:
+    """reports/baseline/* hold no recipe column: they are keyed as before (experiment, dataset,
+    model, init) and still judge a current report that has one."""
+    old = regression.load_summary(Path(__file__).parents[1] / "reports" / "baseline" / "smoke")
+    assert "recipe" not in old.columns
+    current = old.assign(recipe=Recipe(epochs=3).describe())
+    assert regression.key_columns(old, current) == ["experiment", "dataset", "model", "init"]
+    verdicts = regression.compare(old, current)
+    assert verdicts and not any(v.regressed for v in verdicts)
+    worse = current.assign(acc_mean=current["acc_mean"] - 0.05)
+    assert any(v.regressed for v in regression.compare(old, worse)), "a drop must still count"

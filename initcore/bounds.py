@@ -245,3 +245,12 @@ SWEEP_BOUNDS: dict[str, dict[str, tuple[Bound, ...]]] = {
                           "min 97.60", "xavier_normal": "mean 97.61, min 97.43",
                           "lsuv": "mean 97.67, min 97.65"}, zeros=True),
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper profile: published MNIST-MLP tables with their own recipes (initcore/recipes/*.toml)
+# ---------------------------------------------------------------------------------------------
+
+PAPER_ZERO_BOUNDS: dict[str, tuple[Bound, ...]] = {}
+PAPER_SNN_SELU_BOUNDS: dict[str, tuple[Bound, ...]] = {}
+PAPER_SNN_RELU_BOUNDS: dict[str, tuple[Bound, ...]] = {}

@@ -14,7 +14,7 @@ import pytest
 import torch
 from cli_helpers import files_under
 
-from initcore import cli, data, initializers, recipes, regression, reports
+from initcore import cli, data, initializers, profiles, recipes, regression, reports
 from initcore.data import Dataset, rescale
 from initcore.grid import adam_step, sgd_momentum_step, stack_parameters, train_grid
 from initcore.models import MLP
@@ -405,3 +405,25 @@ def test_gate_reads_baselines_written_before_the_recipe_column() -> None:
     assert verdicts and not any(v.regressed for v in verdicts)
     worse = current.assign(acc_mean=current["acc_mean"] - 0.05)
     assert any(v.regressed for v in regression.compare(old, worse)), "a drop must still count"
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper profile (never trained here: ~1 h on 2 CPU cores)
+# ---------------------------------------------------------------------------------------------
+
+def test_paper_profile_trains_the_shipped_recipes() -> None:
+    paper = profiles.get("paper")
+    by_name = {e.name: e for e in paper.experiments}
+    assert set(by_name) == {"zero-mlp", "snn-selu", "snn-relu"}, set(by_name)
+    assert by_name["zero-mlp"].config == recipes.shipped("zero_mnist")
+    assert by_name["snn-selu"].config == recipes.shipped("snn_mnist")
+    assert by_name["snn-relu"].config == replace(recipes.shipped("snn_mnist"), activation="relu")
+    assert "he_normal" in by_name["zero-mlp"].inits, "the notebook's Random init"
+    assert by_name["snn-selu"].inits == ("lecun_normal",)
+    assert by_name["snn-relu"].inits == ("torch_default",)
+    assert all(e.dataset == "mnist" for e in paper.experiments), "the papers used full MNIST"
+
+
+def test_paper_profile_is_not_in_ci() -> None:
+    ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
+    assert "paper" not in ci, "the paper profile takes ~1 h: CI must not run it"

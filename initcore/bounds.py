@@ -251,6 +251,25 @@ SWEEP_BOUNDS: dict[str, dict[str, tuple[Bound, ...]]] = {
 # The paper profile: published MNIST-MLP tables with their own recipes (initcore/recipes/*.toml)
 # ---------------------------------------------------------------------------------------------
 
+# Measured once per cell (reproduction runs, README "Published tables, reproduced"), default
+# kernels, 2 shared CPU cores. Not re-measured under perturbed kernels or on seeds beyond the
+# profile's (a 20-epoch full-MNIST run is minutes per model): each lower bound sits >= 1 point
+# under the lowest measured seed and near the published figure minus its difference explained
+# in the README, many stds under the mean; tighten them once more seeds are measured.
+_SNN_SRC = ("full MNIST, snn_mnist recipe (SGD 1e-3, batch 128, 20 epochs, standardized inputs), "
+            "seeds 0-4, grid trainer, 2026-11-30")
+
+PAPER_SNN_SELU_BOUNDS: dict[str, tuple[Bound, ...]] = {
+    "lecun_normal": _high(0.915, f"{_SNN_SRC}: mean 92.68, std 0.12, min 92.54, max 92.83; "
+                          "published 92.04 (one run, 50k rows, AlphaDropout 0.05)",
+                          "SELU with Var(W) = 1/fan_in keeps activations near mean 0, variance 1 "
+                          "(Klambauer et al. 2017): plain SGD at lr 1e-3 trains to ~92%"),
+}
+PAPER_SNN_RELU_BOUNDS: dict[str, tuple[Bound, ...]] = {
+    "torch_default": _high(0.895, f"{_SNN_SRC}: mean 90.85, std 0.12, min 90.65, max 90.96; "
+                           "published 90.76 (one run, 50k rows, Dropout 0.05)",
+                           "the SNN tutorial's ReLU twin: Var = 1/(3 fan_in) shrinks the signal, "
+                           "so plain SGD at lr 1e-3 is slower than the SELU net (epoch 1: 57% vs "
+                           "85%) and ends ~2 points under it"),
+}
 PAPER_ZERO_BOUNDS: dict[str, tuple[Bound, ...]] = {}
-PAPER_SNN_SELU_BOUNDS: dict[str, tuple[Bound, ...]] = {}
-PAPER_SNN_RELU_BOUNDS: dict[str, tuple[Bound, ...]] = {}

@@ -272,4 +272,21 @@ PAPER_SNN_RELU_BOUNDS: dict[str, tuple[Bound, ...]] = {
                            "so plain SGD at lr 1e-3 is slower than the SELU net (epoch 1: 57% vs "
                            "85%) and ends ~2 points under it"),
 }
-PAPER_ZERO_BOUNDS: dict[str, tuple[Bound, ...]] = {}
+# ZerO: ONE seed per scheme was measured (the 20-epoch runs of the 6.4M-weight net take ~7 min
+# per model here; the reproduction budget was 30 min of the shared lock), so these bounds are
+# not calibrated on seed noise: they check that the paper's result is reproduced to within ~1
+# point. Evidence that 0.8 point is wide: after the lr step at epoch 12 the test accuracy moved
+# by <= 0.05 point per epoch in every run (1 measured and 3 notebook runs, epochs 13-20), and the
+# notebook's three schemes end 98.21-98.39%. Re-measure with seeds 0-1 (the profile's) to
+# replace them.
+_ZERO_SRC = ("full MNIST, zero_mnist recipe (784-784-2048-2048-10 no bias, plain SGD 0.1, "
+             "StepLR 12 x 0.7, batch 64, 20 epochs, [0,1] inputs), seed 0 only, grid trainer, "
+             "2026-11-30")
+_ZERO_WHY = ("the ZerO notebook's MLP trains to ~98.2-98.4% with every scheme it compares "
+             "(Zhao et al. 2022, example_mnist.ipynb)")
+PAPER_ZERO_BOUNDS: dict[str, tuple[Bound, ...]] = {
+    "he_normal": _high(0.975, f"{_ZERO_SRC}: 98.31 (1 seed; published 98.21, 1 run)",
+                       _ZERO_WHY),
+    "zero_hadamard": _high(0.975, f"{_ZERO_SRC}: 98.41 with the notebook's own function "
+                           "(1 seed; published 98.39, 1 run)", _ZERO_WHY),
+}

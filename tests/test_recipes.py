@@ -408,7 +408,7 @@ def test_gate_reads_baselines_written_before_the_recipe_column() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The paper profile (never trained here: ~1 h on 2 CPU cores)
+# The paper profile (never trained here: ~45 min on 2 CPU cores)
 # ---------------------------------------------------------------------------------------------
 
 def test_paper_profile_trains_the_shipped_recipes() -> None:
@@ -426,7 +426,7 @@ def test_paper_profile_trains_the_shipped_recipes() -> None:
 
 def test_paper_profile_is_not_in_ci() -> None:
     ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
-    assert "paper" not in ci, "the paper profile takes ~1 h: CI must not run it"
+    assert "paper" not in ci, "the paper profile takes ~45 min: CI must not run it"
 
 
 def _notebook_zero(m: int, n: int) -> torch.Tensor:

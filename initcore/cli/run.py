@@ -88,7 +88,8 @@ def add_recipe_options(parser: argparse.ArgumentParser) -> None:
 
 def recipe_from(args: argparse.Namespace) -> Recipe:
     """The run's recipe: the seed recipe, or --recipe's, with every flag given replacing its
-    field; ValueError (one line naming the flag, or the file and key) if it is unusable."""
+    field; UsageError or RecipeError (one line naming the flag, or the file and key) if it is
+    unusable."""
     base = Recipe(device=args.device)
     if args.recipe is not None:
         path = Path(args.recipe)
@@ -96,6 +97,7 @@ def recipe_from(args: argparse.Namespace) -> Recipe:
             path = recipes.shipped_path(args.recipe)
         base = recipes.load(path, base)
     flags = {f: getattr(args, f) for f in _FLAG_FIELDS if getattr(args, f) is not None}
+    flags["device"] = args.device  # the machine's, not the recipe's: --device always wins
     try:
         return Recipe(**{**base.as_dict(), **flags})
     except ValueError as e:

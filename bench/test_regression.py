@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from initcore import regression, reports, session
+from initcore.files import file_lock
 
 
 def baseline_path(config: pytest.Config, profile_name: str) -> Path:
@@ -72,11 +73,12 @@ def test_no_regression_vs_baseline(baseline_cell, baseline_table, profile, train
 def _update_baseline(path: Path, current: pd.DataFrame) -> None:
     """Merge this experiment's rows into the baseline file (replacing older rows of its cells);
     under a lock, since pytest-xdist workers may update it at the same time."""
-    keys = ["experiment", "dataset", "model", "init"]
+    keys = regression.key_columns(current)  # with the recipe column
     path.parent.mkdir(parents=True, exist_ok=True)
-    with reports.history_lock(path):
+    with file_lock(path):
         if path.exists():
             old = regression.load_summary(path)
+            keys = regression.key_columns(old, current)  # an old baseline may lack the recipe
             old = old.merge(current[keys], on=keys, how="left", indicator=True)
             old = old[old["_merge"] == "left_only"].drop(columns="_merge")
             current = pd.concat([old, current], ignore_index=True)

@@ -315,3 +315,48 @@ SWEEP_BOUNDS: dict[str, dict[str, tuple[Bound, ...]]] = {
                           "min 97.60", "xavier_normal": "mean 97.61, min 97.43",
                           "lsuv": "mean 97.67, min 97.65"}, zeros=True),
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper profile: published MNIST-MLP tables with their own recipes (initcore/recipes/*.toml)
+# ---------------------------------------------------------------------------------------------
+
+# Measured once per cell (reproduction runs, README "Published tables, reproduced"), default
+# kernels, 2 shared CPU cores. Not re-measured under perturbed kernels or on seeds beyond the
+# profile's (a 20-epoch full-MNIST run is minutes per model): each lower bound sits >= 1 point
+# under the lowest measured seed and near the published figure minus its difference explained
+# in the README, many stds under the mean; tighten them once more seeds are measured.
+_SNN_SRC = ("full MNIST, snn_mnist recipe (SGD 1e-3, batch 128, 20 epochs, standardized inputs), "
+            "seeds 0-4, grid trainer, 2026-11-30")
+
+PAPER_SNN_SELU_BOUNDS: dict[str, tuple[Bound, ...]] = {
+    "lecun_normal": _high(0.915, f"{_SNN_SRC}: mean 92.68, std 0.12, min 92.54, max 92.83; "
+                          "published 92.04 (one run, 50k rows, AlphaDropout 0.05)",
+                          "SELU with Var(W) = 1/fan_in keeps activations near mean 0, variance 1 "
+                          "(Klambauer et al. 2017): plain SGD at lr 1e-3 trains to ~92%"),
+}
+PAPER_SNN_RELU_BOUNDS: dict[str, tuple[Bound, ...]] = {
+    "torch_default": _high(0.895, f"{_SNN_SRC}: mean 90.85, std 0.12, min 90.65, max 90.96; "
+                           "published 90.76 (one run, 50k rows, Dropout 0.05)",
+                           "the SNN tutorial's ReLU twin: Var = 1/(3 fan_in) shrinks the signal, "
+                           "so plain SGD at lr 1e-3 is slower than the SELU net (epoch 1: 57% vs "
+                           "85%) and ends ~2 points under it"),
+}
+# ZerO: ONE seed per scheme was measured (the 20-epoch runs of the 6.4M-weight net take ~7 min
+# per model here; the reproduction budget was 30 min of the shared lock), so these bounds are
+# not calibrated on seed noise: they check that the paper's result is reproduced to within ~1
+# point. Evidence that 0.8 point is wide: after the lr step at epoch 12 the test accuracy moved
+# by <= 0.14 point per epoch in every run (2 measured and 3 notebook runs, epochs 13-20), and the
+# notebook's three schemes end 98.21-98.39%. Re-measure with seeds 0-1 (the profile's) to
+# replace them.
+_ZERO_SRC = ("full MNIST, zero_mnist recipe (784-784-2048-2048-10 no bias, plain SGD 0.1, "
+             "StepLR 12 x 0.7, batch 64, 20 epochs, [0,1] inputs), seed 0 only, grid trainer, "
+             "2026-11-30")
+_ZERO_WHY = ("the ZerO notebook's MLP trains to ~98.2-98.4% with every scheme it compares "
+             "(Zhao et al. 2022, example_mnist.ipynb)")
+PAPER_ZERO_BOUNDS: dict[str, tuple[Bound, ...]] = {
+    "he_normal": _high(0.975, f"{_ZERO_SRC}: 98.31 (1 seed; published 98.21, 1 run)",
+                       _ZERO_WHY),
+    "zero_hadamard": _high(0.975, f"{_ZERO_SRC}: 98.41 with the notebook's own function "
+                           "(1 seed; published 98.39, 1 run)", _ZERO_WHY),
+}

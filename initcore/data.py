@@ -10,6 +10,10 @@
   with ``importlib.resources``; split stratified and deterministically into 4,000 / 1,000.
 
 Pixels become float32 once, as the seed recipe normalizes them: ``(x / 255 - 0.5) / 0.5``.
+A recipe that wants other inputs gets them from :func:`rescale`, once per run, on the
+in-memory tensors (never per batch): ``unit`` [0, 1] as ``ToTensor`` gives, ``symmetric``
+[-1, 1] (the loaded form) or ``standard`` (the training set's pixel mean and std, as
+``Normalize((0.1307,), (0.3081,))`` does for MNIST).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import importlib.resources
 import os
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +31,7 @@ import torch
 from torch import Tensor
 
 DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
+SCALINGS = ("unit", "symmetric", "standard")  # input scalings a recipe may ask for (rescale)
 
 # dataset name -> (torchvision class name, folder under data_dir)
 _TORCHVISION = {"mnist": ("MNIST", "MNIST"), "fashion-mnist": ("FashionMNIST", "FashionMNIST")}
@@ -51,6 +56,7 @@ class Dataset:
     x_test: Tensor
     y_test: Tensor
     n_classes: int = 10
+    scaling: str = "symmetric"  # how x holds the pixels: one of SCALINGS (see rescale)
 
     @property
     def n_features(self) -> int:
@@ -59,7 +65,34 @@ class Dataset:
     def to(self, device: str | torch.device) -> Dataset:
         """The same data as one tensor per split on ``device``."""
         move = {k: getattr(self, k).to(device) for k in ("x_train", "y_train", "x_test", "y_test")}
-        return Dataset(self.name, n_classes=self.n_classes, **move)
+        return Dataset(self.name, n_classes=self.n_classes, scaling=self.scaling, **move)
+
+
+def rescale(dataset: Dataset, scaling: str) -> Dataset:
+    """``dataset`` with its inputs in ``scaling`` (one of :data:`SCALINGS`): the same object if
+    they already are, else new tensors computed once from the loaded [-1, 1] pixels x:
+
+    * ``unit``: u = (x + 1) / 2 = pixel / 255, in [0, 1] (``transforms.ToTensor``);
+    * ``symmetric``: x = 2u - 1, in [-1, 1] (the seed notebook's ``Normalize((0.5,), (0.5,))``);
+    * ``standard``: (u - m) / s with m, s the mean and std of every pixel of the training split
+      (MNIST: 0.1307 and 0.3081, torchvision's constants), applied to both splits.
+    """
+    if scaling not in SCALINGS:
+        raise ValueError(f"input scaling must be one of {', '.join(SCALINGS)}, got {scaling!r}")
+    if dataset.scaling == scaling:
+        return dataset
+    if dataset.scaling != "symmetric":
+        raise ValueError(f"rescale starts from the loaded [-1, 1] inputs, this dataset holds "
+                         f"{dataset.scaling!r}")
+    train, test = dataset.x_train, dataset.x_test
+    if scaling == "unit":
+        train, test = (train + 1) / 2, (test + 1) / 2
+    elif scaling == "standard":
+        unit = ((train + 1) / 2).double()
+        mean, std = unit.mean(), unit.std()
+        train = ((unit - mean) / std).float()
+        test = ((((test + 1) / 2).double() - mean) / std).float()
+    return replace(dataset, x_train=train, x_test=test, scaling=scaling)
 
 
 def normalize(pixels: Tensor) -> Tensor:

@@ -4,32 +4,35 @@ The seed recipe's MLP is far too small to keep a CPU busy one model at a time: P
 and small matmuls dominate. Here the G models' weights are stacked into ``(G, fan_in, fan_out)``
 tensors and every layer is one batched matmul (``torch.baddbmm``) over all models.
 
-The backward pass and the SGD-momentum step are written out by hand rather than left to autograd
-and ``torch.optim``, for two reasons. Speed: the step is bound by memory traffic over the stacked
-weights as much as by the matmuls (G = 16 models hold 15 MB of weights and as much momentum, half
-the L3 cache). By hand, the weight gradient is accumulated into the momentum buffer by the GEMM
-itself (``buf.mul_(momentum).baddbmm_(a^T, d)``), so no gradient tensor is written and read back;
-measured 1.4x faster than the autograd step at G = 16, batch 64 (numbers in the README's speed
-section). Isolation: a model whose loss turns NaN/inf stops updating at that step (no step is
-taken on a NaN/inf loss, as in ``train``); its back-propagated signals are zeroed slice by slice,
-so NaN in one model never reaches another.
+The backward pass and the optimizer steps (SGD with momentum and weight decay, Adam) are written
+out by hand rather than left to autograd and ``torch.optim``, for two reasons. Speed: the step is
+bound by memory traffic over the stacked weights as much as by the matmuls (G = 16 models hold 15
+MB of weights and as much momentum, half the L3 cache). By hand, the weight gradient is accumulated
+into the momentum buffer by the GEMM itself (``buf.mul_(momentum).baddbmm_(a^T, d)``), so no
+gradient tensor is written and read back; measured 1.4x faster than the autograd step at G = 16,
+batch 64 (numbers in the README's speed section). Isolation: a model whose loss turns NaN/inf stops
+updating at that step (no step is taken on a NaN/inf loss, as in ``train``); its back-propagated
+signals are zeroed slice by slice, so NaN in one model never reaches another.
 
 Each model is built by exactly the code :func:`initcore.train.build_model` uses and sees the same
 data order as :func:`initcore.train.train` gives the same seed, so the two trainers agree to float
 tolerance (tests/test_grid.py; the hand-written backward equals autograd's to 1e-15 in float64).
+The recipe's schedule sets one learning rate per epoch (:meth:`initcore.train.Recipe.lr_at`), the
+same for every model of the grid; tests/test_recipes.py checks Adam, weight decay, StepLR and
+CosineAnnealingLR against torch.optim.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .data import Dataset
+from .data import Dataset, rescale
 from .device import sync
 from .initializers import linear_layers
 from .models import ACTIVATION_FNS
@@ -38,46 +41,57 @@ from .train import (
     EVAL_CHUNK,
     EpochMetrics,
     Progress,
+    Recipe,
     RunResult,
-    TrainConfig,
     build_model,
     epoch_order,
 )
 
 
-def stack_parameters(models: list, device: torch.device) -> list[Tensor]:
-    """[W1, b1, W2, ...]: W as (G, fan_in, fan_out), b as (G, 1, fan_out)."""
-    params = []
+def stack_parameters(models: list, device: torch.device) -> list[Tensor | None]:
+    """[W1, b1, W2, ...]: W as (G, fan_in, fan_out), b as (G, 1, fan_out), or None for the
+    biases of a net built without them."""
+    params: list[Tensor | None] = []
     for layers in zip(*(linear_layers(m) for m in models)):
         weight = torch.stack([layer.weight.detach().T for layer in layers])  # (G, in, out)
-        bias = torch.stack([layer.bias.detach().unsqueeze(0) for layer in layers])  # (G, 1, out)
-        params += [weight.to(device).contiguous(), bias.to(device).contiguous()]
+        params.append(weight.to(device).contiguous())
+        if layers[0].bias is None:
+            params.append(None)
+        else:  # (G, 1, out)
+            bias = torch.stack([layer.bias.detach().unsqueeze(0) for layer in layers])
+            params.append(bias.to(device).contiguous())
     return params
 
 
-def unstack_into(models: list, params: list[Tensor]) -> None:
+def unstack_into(models: list, params: list[Tensor | None]) -> None:
     """Copy the trained stacked parameters back into the per-model modules (on the CPU)."""
     with torch.no_grad():
         for g, model in enumerate(models):
             for layer, weight, bias in zip(linear_layers(model), params[0::2], params[1::2]):
                 layer.weight.copy_(weight[g].T.cpu())
-                layer.bias.copy_(bias[g, 0].cpu())
+                if bias is not None:
+                    layer.bias.copy_(bias[g, 0].cpu())
 
 
-def grid_forward(params: list[Tensor], x: Tensor, activation: str) -> Tensor:
+def _linear(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """b + h @ W for every model at once, (G, B, in) -> (G, B, out)."""
+    return torch.bmm(h, weight) if bias is None else torch.baddbmm(bias, h, weight)
+
+
+def grid_forward(params: list[Tensor | None], x: Tensor, activation: str) -> Tensor:
     """Logits (G, B, C) of all G models; x is (G, B, in), or (B, in) shared by every model."""
     act = ACTIVATION_FNS[activation]
     weights, biases = params[0::2], params[1::2]
     h = x if x.dim() == 3 else x.expand(weights[0].shape[0], -1, -1)
     for i, (weight, bias) in enumerate(zip(weights, biases)):
-        h = torch.baddbmm(bias, h, weight)  # (G, B, out) = b + h @ W
+        h = _linear(h, weight, bias)  # (G, B, out) = b + h @ W
         if i < len(weights) - 1:
             h = act(h)
     return h
 
 
 @torch.no_grad()
-def grid_evaluate(params: list[Tensor], x: Tensor, y: Tensor, activation: str
+def grid_evaluate(params: list[Tensor | None], x: Tensor, y: Tensor, activation: str
                   ) -> tuple[Tensor, Tensor]:
     """Per-model (mean cross-entropy, accuracy) on (x, y), each a (G,) tensor."""
     loss_sum = correct = 0
@@ -112,24 +126,26 @@ def _activate(z: Tensor, activation: str):
     return a, lambda d: backward(d, a)
 
 
-def sgd_momentum_step(params: list[Tensor], buffers: list[Tensor], x: Tensor, y: Tensor,
-                       alive: Tensor, activation: str, lr: float, momentum: float) -> Tensor:
-    """One step of torch.optim.SGD with momentum on every live model; returns the (G,) losses.
+def _step(params: list[Tensor | None], x: Tensor, y: Tensor, alive: Tensor, activation: str,
+          update: Callable[[int, Tensor, Tensor, Callable[[Tensor], Tensor], Tensor], None]
+          ) -> Tensor:
+    """Forward and hand-written backward of one step on every live model; for each layer i,
+    from the last to the first, ``update(i, h_in, d, isolate, scale)`` takes the step (the
+    weight gradient is h_in^T d, the bias gradient sum_b d); returns the (G,) losses.
 
     Forward: h_l = act(z_l), z_l = b_l + h_(l-1) W_l. Loss: mean cross-entropy per model, so the
     gradient at the logits is d_L = (softmax(z_L) - onehot(y)) / B. Backward, layer by layer:
-    dW_l = h_(l-1)^T d_l, db_l = sum_b d_l, d_(l-1) = (d_l W_l^T) * act'(z_(l-1)). The update
-    is SGD's (buf = momentum * buf + grad; p -= lr * buf), the gradient h^T d accumulated into
-    buf by the GEMM itself. ``alive`` is updated in place: a model whose loss is not finite dies
-    before its step, its signals are zeroed (``torch.where``, so NaN/inf cannot leak through a
-    multiplication by 0) and its parameters stay as they were.
+    dW_l = h_(l-1)^T d_l, db_l = sum_b d_l, d_(l-1) = (d_l W_l^T) * act'(z_(l-1)). ``alive`` is
+    updated in place: a model whose loss is not finite dies before its step, its signals are
+    zeroed (``isolate``: ``torch.where``, so NaN/inf cannot leak through a multiplication by 0)
+    and ``scale`` (G, 1, 1) is 0 for it, 1 for the others: its parameters stay as they were.
     """
     weights, biases = params[0::2], params[1::2]
     inputs, backwards = [], []
     h = x
     for i, (weight, bias) in enumerate(zip(weights, biases)):
         inputs.append(h)
-        h = torch.baddbmm(bias, h, weight)  # (G, B, out)
+        h = _linear(h, weight, bias)  # (G, B, out)
         if i < len(weights) - 1:
             h, backward = _activate(h, activation)
             backwards.append(backward)
@@ -150,22 +166,78 @@ def sgd_momentum_step(params: list[Tensor], buffers: list[Tensor], x: Tensor, y:
         h_in = inputs[i] if i == 0 else isolate(inputs[i])  # the data (i = 0) is finite
         if i > 0:  # back-propagate through the weights before they are updated
             d_below = backwards[i - 1](torch.bmm(d, weights[i].transpose(1, 2)))
-        # Each layer is updated as soon as its gradient is in its buffer, while the buffer is
-        # still warm in cache; the first layer (the largest) is updated last, just before the
-        # next step's forward reads it again.
-        # buf.mul_(m) then beta = 1, not baddbmm_(beta=m): MKL scales C by beta in a slower
-        # pass of its own (measured at G = 16: 2.69 ms against 2.97 ms for this GEMM).
-        buffers[2 * i].mul_(momentum).baddbmm_(h_in.transpose(1, 2), d)
-        buffers[2 * i + 1].mul_(momentum).add_(d.sum(1, keepdim=True))
-        weights[i].addcmul_(buffers[2 * i], scale, value=-lr)
-        biases[i].addcmul_(buffers[2 * i + 1], scale, value=-lr)
+        # Each layer is updated as soon as its gradient is known, while it is still warm in
+        # cache; the first layer (the largest) is updated last, just before the next step's
+        # forward reads it again.
+        update(i, h_in, d, isolate, scale)
         if i > 0:
             d = isolate(d_below)
     return losses
 
 
+def sgd_momentum_step(params: list[Tensor | None], buffers: list[Tensor | None], x: Tensor,
+                       y: Tensor, alive: Tensor, activation: str, lr: float, momentum: float,
+                       weight_decay: float = 0.0) -> Tensor:
+    """One step of torch.optim.SGD (momentum, weight decay) on every live model; returns the
+    (G,) losses (forward, backward and the isolation of dead models: :func:`_step`).
+
+    The update is SGD's: g = grad + weight_decay * p; buf = momentum * buf + g;
+    p -= lr * buf (momentum 0: plain SGD, buf = g). The weight gradient h^T d is accumulated
+    into buf by the GEMM itself, so no gradient tensor is written and read back.
+    """
+    weights, biases = params[0::2], params[1::2]
+
+    def update(i: int, h_in: Tensor, d: Tensor, isolate, scale: Tensor) -> None:
+        # buf.mul_(m) then beta = 1, not baddbmm_(beta=m): MKL scales C by beta in a slower
+        # pass of its own (measured at G = 16: 2.69 ms against 2.97 ms for this GEMM).
+        buffers[2 * i].mul_(momentum).baddbmm_(h_in.transpose(1, 2), d)
+        if weight_decay:  # isolate: a dead model's weights may hold inf
+            buffers[2 * i].add_(isolate(weights[i]), alpha=weight_decay)
+        weights[i].addcmul_(buffers[2 * i], scale, value=-lr)
+        if biases[i] is not None:
+            buffers[2 * i + 1].mul_(momentum).add_(d.sum(1, keepdim=True))
+            if weight_decay:
+                buffers[2 * i + 1].add_(isolate(biases[i]), alpha=weight_decay)
+            biases[i].addcmul_(buffers[2 * i + 1], scale, value=-lr)
+
+    return _step(params, x, y, alive, activation, update)
+
+
+def adam_step(params: list[Tensor | None], moments: list[tuple[Tensor, Tensor] | None],
+              x: Tensor, y: Tensor, alive: Tensor, activation: str, lr: float,
+              betas: tuple[float, float], eps: float, weight_decay: float, step: int) -> Tensor:
+    """One step of torch.optim.Adam (Kingma & Ba 2015, Algorithm 1; L2 weight decay as torch's
+    ``weight_decay``) on every live model, ``step`` counting from 1; returns the (G,) losses.
+
+    g = grad + weight_decay * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+    p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps): torch's bias correction, in
+    its order of operations. Unlike SGD, Adam needs the gradient itself (squared for v), so it
+    is written to a tensor: measured cost in the README's speed section.
+    """
+    beta1, beta2 = betas
+    step_size = lr / (1 - beta1 ** step)
+    root_correction2 = math.sqrt(1 - beta2 ** step)
+    weights, biases = params[0::2], params[1::2]
+
+    def adam(p: Tensor, grad: Tensor, state: tuple[Tensor, Tensor], isolate, scale) -> None:
+        if weight_decay:  # isolate: a dead model's weights may hold inf
+            grad = grad.add_(isolate(p), alpha=weight_decay)
+        m, v = state
+        m.lerp_(grad, 1 - beta1)
+        v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        denom = (v.sqrt() / root_correction2).add_(eps)
+        p.addcmul_(m.div(denom), scale, value=-step_size)
+
+    def update(i: int, h_in: Tensor, d: Tensor, isolate, scale: Tensor) -> None:
+        adam(weights[i], torch.bmm(h_in.transpose(1, 2), d), moments[2 * i], isolate, scale)
+        if biases[i] is not None:
+            adam(biases[i], d.sum(1, keepdim=True), moments[2 * i + 1], isolate, scale)
+
+    return _step(params, x, y, alive, activation, update)
+
+
 def train_grid(
-    inits: Sequence[str], seeds: Sequence[int], data: Dataset, config: TrainConfig | None = None,
+    inits: Sequence[str], seeds: Sequence[int], data: Dataset, config: Recipe | None = None,
     progress: Progress | None = None,
 ) -> list[RunResult]:
     """Train every (init, seed) pair of the grid at once; one RunResult each, init-major order.
@@ -174,15 +246,21 @@ def train_grid(
     cost of one model-epoch); multiply by G for the wall time of the epoch.
     """
     # --- setup -----------------------------------------------------------------------------
-    config = config or TrainConfig()
+    config = config or Recipe()
     device = torch.device(config.device)
     seeds = list(dict.fromkeys(seeds))  # unique, in the given order
     cells = [(init, seed) for init in inits for seed in seeds]
     n_models = len(cells)
+    data = rescale(data, config.input_scaling)  # once, before LSUV sees the data
     models = [build_model(init, seed, data, config) for init, seed in cells]
     data = data.to(device)
     params = stack_parameters(models, device)
-    buffers = [torch.zeros_like(p) for p in params]
+    if config.optimizer == "adam":  # (m, v) per parameter
+        state = [None if p is None else (torch.zeros_like(p), torch.zeros_like(p))
+                 for p in params]
+    else:  # the momentum buffer per parameter
+        state = [None if p is None else torch.zeros_like(p) for p in params]
+    n_steps = 0
     order_generators = [torch.Generator().manual_seed(s + DATA_ORDER_OFFSET) for s in seeds]
     seed_slot = torch.tensor([seeds.index(seed) for _, seed in cells], device=device)  # (G,)
     alive = torch.ones(n_models, dtype=torch.bool, device=device)
@@ -196,16 +274,25 @@ def train_grid(
         orders = torch.stack([epoch_order(g, n, device) for g in order_generators])  # (S, N)
         was_alive = alive.clone()
         loss_sum = torch.zeros(n_models, device=device)
+        lr = config.lr_at(epoch)  # the schedule steps per epoch, as torch.optim.lr_scheduler
         for first in range(0, n, config.batch_size):
             rows = orders[:, first:first + config.batch_size][seed_slot]  # (G, B)
             # index_select gathers rows ~5x faster than x_train[rows] (measured, G = 16).
             x = data.x_train.index_select(0, rows.flatten()).view(*rows.shape, -1)
-            losses = sgd_momentum_step(params, buffers, x, data.y_train[rows], alive,
-                                        config.activation, config.lr, config.momentum)
+            n_steps += 1
+            if config.optimizer == "adam":
+                losses = adam_step(params, state, x, data.y_train[rows], alive,
+                                   config.activation, lr, config.betas, config.eps,
+                                   config.weight_decay, n_steps)
+            else:
+                losses = sgd_momentum_step(params, state, x, data.y_train[rows], alive,
+                                            config.activation, lr, config.momentum,
+                                            config.weight_decay)
             loss_sum += torch.where(alive, losses, 0.0)
         steps = math.ceil(n / config.batch_size)
         with torch.no_grad():  # as train(): weights that overflowed mark a model diverged too
-            alive &= torch.stack([p.isfinite().flatten(1).all(1) for p in params]).all(0)
+            alive &= torch.stack([p.isfinite().flatten(1).all(1) for p in params
+                                  if p is not None]).all(0)
         sync(device)
         seconds = (time.perf_counter() - start) / n_models
 

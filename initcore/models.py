@@ -38,21 +38,24 @@ class MLP(nn.Sequential):
     """Fully connected net ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
 
     Every layer but the last is followed by ``activation``; the last layer outputs logits.
+    ``bias=False`` builds every layer without a bias (``layer.bias is None``), as the ZerO
+    paper's MLP; the initializers leave a missing bias alone.
     Inputs of any shape ``(B, ...)`` are flattened to ``(B, sizes[0])``.
     """
 
-    def __init__(self, sizes: Sequence[int], activation: str = "relu") -> None:
+    def __init__(self, sizes: Sequence[int], activation: str = "relu", bias: bool = True) -> None:
         if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
             raise ValueError(f"MLP sizes must be >= 2 positive integers, got {list(sizes)}")
         module_factory = _ACTIVATIONS[check_activation(activation)][0]
         layers: list[nn.Module] = [nn.Flatten()]
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(nn.Linear(n_in, n_out))
+            layers.append(nn.Linear(n_in, n_out, bias=bias))
             if i < len(sizes) - 2:
                 layers.append(module_factory())
         super().__init__(*layers)
         self.sizes = tuple(int(s) for s in sizes)
         self.activation = activation
+        self.bias = bias
 
     def describe(self) -> str:
         """Short architecture name used in reports, e.g. ``mlp-784-256-128-10-relu``."""

@@ -7,7 +7,8 @@ from). The types and the rule that checks a bound are :mod:`initcore.experiments
 
 Profiles: ``smoke`` (embedded mnist-5k, the default of ``pytest bench``, a few minutes on 2 CPU
 cores), ``seed`` (the seed recipe on full MNIST), ``nightly`` (full MNIST, more seeds, plus the
-deep experiments) and ``deep`` (the deep experiments alone).
+deep experiments), ``deep`` (the deep experiments alone) and ``paper`` (published MNIST-MLP
+tables with their own recipes, :mod:`initcore.recipes`; ~45 min on 2 CPU cores, never in CI).
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from .bounds import (
     DEEP_RELU_BOUNDS,
     DEEP_SHORT_BOUNDS,
     DEEP_TANH_BOUNDS,
+    PAPER_SNN_RELU_BOUNDS,
+    PAPER_SNN_SELU_BOUNDS,
+    PAPER_ZERO_BOUNDS,
     SEED_BOUNDS,
     SMOKE_BOUNDS,
     SWEEP_BOUNDS,
 )
 from .experiments import Experiment, Profile
 from .initializers import builtin_names
+from .recipes import shipped
 from .train import TrainConfig
 
 SEED_RECIPE = TrainConfig()  # 784-256-128-10 ReLU, SGD 0.01/0.9, batch 64, 10 epochs
@@ -56,6 +61,26 @@ SWEEP_EXPERIMENTS = tuple(
                (0, 1, 2), SWEEP_BOUNDS.get(activation, {}))
     for activation in ("tanh", "sigmoid", "selu"))
 
+# Published tables (README "Published tables, reproduced"), each with its paper's recipe file.
+# The ZerO notebook compares Random (kaiming_normal_: he_normal), Partial Identity (eye_:
+# identity) and ZerO (Algorithm 1: zero_hadamard); the SNN tutorial a SELU net with LeCun normal
+# weights against a ReLU net with nn.Linear's default. A scheme not registered here is left out
+# (identity and zero_hadamard come with the new schemes of issue 12).
+def _registered(*names: str) -> tuple[str, ...]:
+    return tuple(n for n in names if n in builtin_names())
+
+
+SNN_RECIPE = shipped("snn_mnist")
+ZERO_INITS = _registered("he_normal", "identity", "zero_hadamard")
+PAPER_EXPERIMENTS = (
+    Experiment("zero-mlp", "mnist", shipped("zero_mnist"), ZERO_INITS, (0, 1),
+               {k: v for k, v in PAPER_ZERO_BOUNDS.items() if k in ZERO_INITS}),
+    Experiment("snn-selu", "mnist", SNN_RECIPE, ("lecun_normal",), (0, 1, 2, 3, 4),
+               PAPER_SNN_SELU_BOUNDS),
+    Experiment("snn-relu", "mnist", replace(SNN_RECIPE, activation="relu"), ("torch_default",),
+               (0, 1, 2, 3, 4), PAPER_SNN_RELU_BOUNDS),
+)
+
 _PROFILES: dict[str, Profile] = {}
 
 
@@ -81,6 +106,11 @@ _register(Profile(
 _register(Profile(
     "deep", "the deep experiments alone: 30 x 256 ReLU and tanh nets on full MNIST, 2 epochs",
     DEEP_EXPERIMENTS,
+))
+_register(Profile(
+    "paper", "published MNIST-MLP tables with their recipes (ZerO 2022, SNN 2017), full MNIST, "
+    "20 epochs; ~45 min on 2 CPU cores",
+    PAPER_EXPERIMENTS,
 ))
 
 

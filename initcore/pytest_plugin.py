@@ -130,7 +130,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     storage, target = config.stash.get(JSON_KEY, (None, None))
     if storage is not None:
         session.save_benchmark_json(storage, target)
-    session.finish(folder, config.getoption("profile"), config.stash.get(EXIT_KEY, None))
+    try:  # each experiment's recipe, for run.json (none if the options were refused)
+        profile = session.profile_from(config)
+        recipes = {e.name: e.config.as_dict() for e in profile.experiments}
+    except pytest.UsageError:
+        recipes = {}
+    session.finish(folder, config.getoption("profile"), config.stash.get(EXIT_KEY, None),
+                   recipes=recipes)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -161,8 +161,10 @@ def calibrated_throughput(row: pd.Series) -> float:
 
 def key_columns(*tables: pd.DataFrame) -> list[str]:
     """Columns that identify a cell in every table: experiment (bench reports), dataset, model,
-    init -- the ones that all tables have."""
-    wanted = ["experiment", "dataset", "model", "init"]
+    recipe, init -- the ones that all tables have. A baseline written before the recipe column
+    existed (reports/baseline/*) is keyed as it was, without it: within a profile the
+    experiment name pins the recipe it was measured with."""
+    wanted = ["experiment", "dataset", "model", "recipe", "init"]
     return [c for c in wanted if all(c in t.columns for t in tables)]
 
 

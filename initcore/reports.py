@@ -39,13 +39,16 @@ MAX_RUN_ID = 128
 _RUN_ID = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{MAX_RUN_ID - 1}}}")
 
 # The per-epoch table, declared once. seconds: wall time of the epoch's training steps for one
-# model (for the grid trainer: the grid epoch divided by grid_size).
+# model (for the grid trainer: the grid epoch divided by grid_size). recipe: the training recipe
+# in one line (initcore.train.Recipe.describe: optimizer, lr, momentum or betas, weight decay,
+# schedule, batch, epochs, input scaling); the architecture is the model column.
 EPOCH_COLUMNS = [
-    "run_id", "dataset", "model", "init", "seed", "epoch", "train_loss", "test_loss", "test_acc",
-    "seconds", "diverged", "trainer", "grid_size", "commit", "torch_version", "device", "host",
+    "run_id", "dataset", "model", "recipe", "init", "seed", "epoch", "train_loss", "test_loss",
+    "test_acc", "seconds", "diverged", "trainer", "grid_size", "commit", "torch_version",
+    "device", "host",
 ]
 SUMMARY_COLUMNS = [
-    "run_id", "dataset", "model", "init", "formula", "n_seeds", "n_diverged", "epochs",
+    "run_id", "dataset", "model", "recipe", "init", "formula", "n_seeds", "n_diverged", "epochs",
     "acc_mean", "acc_std", "acc_min", "acc_max", "acc1_mean", "acc1_std", "final_test_loss",
     "seconds_per_epoch",
     "commit", "torch_version", "device", "host", "timestamp",
@@ -89,11 +92,12 @@ def environment(device: str) -> dict[str, str]:
 
 
 def epoch_table(results: Iterable, *, run_id: str, dataset: str, model: str, trainer: str,
-                grid_size: int, env: dict[str, str]) -> pd.DataFrame:
-    """The long per-epoch table of a list of train.RunResult."""
+                grid_size: int, env: dict[str, str], recipe: str = "") -> pd.DataFrame:
+    """The long per-epoch table of a list of train.RunResult; ``recipe`` is
+    ``Recipe.describe()`` of the recipe they were trained with."""
     rows = [
-        {"run_id": run_id, "dataset": dataset, "model": model, "init": r.init, "seed": r.seed,
-         "epoch": e.epoch, "train_loss": e.train_loss, "test_loss": e.test_loss,
+        {"run_id": run_id, "dataset": dataset, "model": model, "recipe": recipe, "init": r.init,
+         "seed": r.seed, "epoch": e.epoch, "train_loss": e.train_loss, "test_loss": e.test_loss,
          "test_acc": e.test_acc, "seconds": e.seconds, "diverged": e.diverged,
          "trainer": trainer, "grid_size": grid_size, **env}
         for r in results for e in r.epochs
@@ -102,9 +106,9 @@ def epoch_table(results: Iterable, *, run_id: str, dataset: str, model: str, tra
 
 
 def summarize(epochs: pd.DataFrame, formulas: dict[str, str] | None = None) -> pd.DataFrame:
-    """Per (run, dataset, model, init): final (and epoch-1) test accuracy over seeds (diverged
-    seeds: NaN)."""
-    keys = ["run_id", "dataset", "model", "init"]
+    """Per (run, dataset, model, recipe, init): final (and epoch-1) test accuracy over seeds
+    (diverged seeds: NaN)."""
+    keys = ["run_id", "dataset", "model", "recipe", "init"]
     final = epochs.sort_values("epoch", kind="stable").groupby(keys + ["seed"], sort=False).tail(1)
     grouped = final.groupby(keys, sort=False)
     summary = grouped.agg(

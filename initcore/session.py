@@ -175,10 +175,12 @@ def save_benchmark_json(storage: Path, target: Path) -> None:
     shutil.rmtree(storage, ignore_errors=True)  # no benchmark ran (e.g. under xdist): no file
 
 
-def finish(folder: Path, profile_name: str, status: int | None) -> None:
-    """Mark the session's run folder complete (run.json, last) and only then append its summary
-    to the history; a session that trained nothing leaves no folder, an interrupted one leaves
-    its folder without run.json (incomplete)."""
+def finish(folder: Path, profile_name: str, status: int | None,
+           recipes: dict[str, dict] | None = None) -> None:
+    """Mark the session's run folder complete (run.json, last, with ``recipes``: experiment ->
+    its recipe's fields) and only then append its summary to the history; a session that
+    trained nothing leaves no folder, an interrupted one leaves its folder without run.json
+    (incomplete)."""
     summary = folder / reports.SUMMARY_FILE
     if not any(p for p in folder.iterdir() if not p.name.startswith(".")):
         with contextlib.suppress(OSError):
@@ -188,7 +190,8 @@ def finish(folder: Path, profile_name: str, status: int | None) -> None:
         return
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return  # interrupted or broken: the folder stays incomplete (no run.json)
-    reports.mark_complete(folder, profile=profile_name, exitstatus=int(status))
+    reports.mark_complete(folder, profile=profile_name, exitstatus=int(status),
+                          recipes=recipes or {})
     if summary.is_file():
         reports.append_history(reports.read_text_csv(summary),
                                folder.parent / reports.HISTORY_FILE)
@@ -312,7 +315,8 @@ class TrainedExperiments:
         env = reports.environment(experiment.config.device)
         model = experiment.config.model_name()
         epochs = reports.epoch_table(results, run_id=reports.shared_run_id(),
-                                     dataset=experiment.dataset, model=model, trainer="grid",
+                                     dataset=experiment.dataset, model=model,
+                                     recipe=experiment.config.describe(), trainer="grid",
                                      grid_size=len(results), env=env)
         formulas = {name: initializers.get(name).formula for name in experiment.inits}
         summary = reports.summarize(epochs, formulas)

@@ -1,8 +1,10 @@
-"""Training: the seed recipe for one model (:func:`train`); many at once: :mod:`initcore.grid`.
+"""Training: a :class:`Recipe` for one model (:func:`train`); many at once: :mod:`initcore.grid`.
 
-The seed recipe: MLP 784-256-128-10 with ReLU, cross-entropy, SGD lr 0.01 momentum 0.9, batch 64,
-10 epochs, a new shuffle every epoch, test accuracy at the end. Data are indexed straight out of
-the in-memory tensors (no DataLoader, no per-sample transforms).
+The seed recipe (``Recipe()``): MLP 784-256-128-10 with ReLU, cross-entropy, SGD lr 0.01
+momentum 0.9, batch 64, 10 epochs, inputs in [-1, 1], a new shuffle every epoch, test accuracy
+at the end. Other recipes change the optimizer (Adam), weight decay, the learning-rate schedule,
+biases and input scaling (published MNIST-MLP tables: :mod:`initcore.recipes`). Data are
+indexed straight out of the in-memory tensors (no DataLoader, no per-sample transforms).
 
 Randomness is explicit: a model's initial weights come from ``Generator(seed)`` and its data order
 from ``Generator(seed + DATA_ORDER_OFFSET)``, so a (scheme, seed) cell is reproducible on its own
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 import torch
@@ -23,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import initializers
-from .data import Dataset
+from .data import SCALINGS, Dataset, rescale
 from .device import available_memory, sync
 from .models import MLP, check_activation, mlp_name, mlp_sizes
 
@@ -36,12 +38,15 @@ class Progress(Protocol):
     def update(self, n: int = 1) -> object: ...
 
 
-def estimate_bytes(config: TrainConfig, n_models: int, n_features: int, n_classes: int,
-                   n_train: int, n_params_factor: int = 4) -> int:
+def estimate_bytes(config: Recipe, n_models: int, n_features: int, n_classes: int,
+                   n_train: int, n_params_factor: int | None = None) -> int:
     """A lower estimate of the memory that training ``n_models`` models of ``config`` takes:
-    weights, gradients, momentum and the kept copy of every model (``n_params_factor`` float32
-    copies), plus the activations of one training batch and one evaluation chunk of every model.
+    weights, gradients, the optimizer's state and the kept copy of every model
+    (``n_params_factor`` float32 copies: 4 for SGD, 5 for Adam's two moments), plus the
+    activations of one training batch and one evaluation chunk of every model.
     Meant to refuse the impossible (hundreds of GB) before the first allocation, not to budget."""
+    if n_params_factor is None:
+        n_params_factor = 5 if config.optimizer == "adam" else 4
     sizes = mlp_sizes(n_features, config.hidden, n_classes)
     params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
     units = sum(sizes[1:])
@@ -49,7 +54,7 @@ def estimate_bytes(config: TrainConfig, n_models: int, n_features: int, n_classe
     return 4 * n_models * (n_params_factor * params + rows * units)
 
 
-def check_memory(config: TrainConfig, n_models: int, data: Dataset) -> None:
+def check_memory(config: Recipe, n_models: int, data: Dataset) -> None:
     """ValueError (one line) if training cannot fit in the memory left on the device, so a run
     that would die in its first allocation (or swap for hours) is refused before it starts."""
     n_features, n_classes = data.n_features, data.n_classes
@@ -66,38 +71,139 @@ def check_memory(config: TrainConfig, n_models: int, data: Dataset) -> None:
 # otherwise run "forever" instead of failing in one line.
 MAX_EPOCHS = 100_000
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run except the scheme, the seed and the data."""
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "step", "cosine")
 
+
+def _number(value: object) -> bool:
+    """A real number (bool excluded: ``True`` is an int to Python, never a meant rate)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that defines a training run except the scheme, the seed and the data.
+
+    The defaults are the seed notebook's recipe. The optimizer, weight decay and schedule follow
+    ``torch.optim``'s conventions exactly (tests/test_recipes.py checks both trainers against
+    torch.optim.SGD/Adam, StepLR and CosineAnnealingLR); :meth:`describe` is the compact form the
+    reports record and the regression gate keys on.
+    """
+
+    # -- architecture --
     hidden: tuple[int, ...] = (256, 128)  # hidden layer widths (units)
     activation: str = "relu"  # nonlinearity after every hidden layer (models.ACTIVATIONS)
+    bias: bool = True  # False: every Linear layer without a bias (e.g. the ZerO paper's MLP)
+    # -- data --
+    input_scaling: str = "symmetric"  # data.SCALINGS: "unit" [0,1] (ToTensor), "symmetric"
+    # [-1,1] (the seed notebook), "standard" (training set's pixel mean/std, as Normalize(
+    # (0.1307,), (0.3081,)) does for MNIST); applied once to the in-memory tensors
     epochs: int = 10  # passes over the training set
-    batch_size: int = 64  # samples per SGD step; the last, partial batch of an epoch is kept
-    lr: float = 0.01  # SGD learning rate
-    momentum: float = 0.9  # SGD (heavy-ball) momentum, torch.optim.SGD convention
+    batch_size: int = 64  # samples per step; the last, partial batch of an epoch is kept
+    # -- optimizer (torch.optim conventions) --
+    optimizer: str = "sgd"  # "sgd" (torch.optim.SGD; momentum 0 is plain SGD) or "adam"
+    lr: float = 0.01  # learning rate at epoch 1 (the schedule's base rate)
+    momentum: float = 0.9  # SGD heavy-ball momentum (ignored by adam)
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam's moment decay rates (ignored by sgd)
+    eps: float = 1e-8  # Adam's denominator guard (ignored by sgd)
+    weight_decay: float = 0.0  # L2 penalty added to the gradient: g + wd * p, biases included
+    # -- learning-rate schedule, stepped once per epoch (after it), as torch.optim.lr_scheduler --
+    schedule: str = "constant"  # "constant", "step" (StepLR) or "cosine" (CosineAnnealingLR)
+    step_size: int = 1  # "step": lr is multiplied by gamma every step_size epochs
+    gamma: float = 0.1  # "step": the factor
+    # "cosine": lr_e = lr * (1 + cos(pi * e / epochs)) / 2 for epoch e = 0..epochs-1 (T_max =
+    # epochs, eta_min = 0)
     device: str = "cpu"  # where data and models live ("cpu", "cuda", "cuda:1", ...)
 
     def __post_init__(self) -> None:
+        # tuples from lists (a TOML file gives lists); frozen, so through object.__setattr__
+        if isinstance(self.hidden, list):
+            object.__setattr__(self, "hidden", tuple(self.hidden))
+        if isinstance(self.betas, list):
+            object.__setattr__(self, "betas", tuple(self.betas))
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= MAX_EPOCHS:
             raise ValueError(f"epochs must be an integer in 1..{MAX_EPOCHS:,}, "
                              f"got {self.epochs!r}")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ValueError(f"batch size must be an integer >= 1, got {self.batch_size!r}")
-        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
+        if not (_number(self.lr) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"learning rate must be a finite number > 0, got {self.lr!r}")
         if self.lr > FLOAT32_MAX:  # the weights are float32: such a step cannot be taken
             raise ValueError(f"learning rate must be <= {FLOAT32_MAX:.3g} (the float32 range), "
                              f"got {self.lr!r}")
-        if not (isinstance(self.momentum, int | float) and 0 <= self.momentum < 1):
+        if not (_number(self.momentum) and 0 <= self.momentum < 1):
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
             raise ValueError(f"hidden widths must be integers >= 1, got {self.hidden!r}")
         check_activation(self.activation)
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"bias must be true or false, got {self.bias!r}")
+        if self.input_scaling not in SCALINGS:
+            raise ValueError(f"input scaling must be one of {', '.join(SCALINGS)}, "
+                             f"got {self.input_scaling!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                             f"got {self.optimizer!r}")
+        if not (isinstance(self.betas, tuple) and len(self.betas) == 2
+                and all(_number(b) and 0 <= b < 1 for b in self.betas)):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if not (_number(self.eps) and math.isfinite(self.eps) and self.eps > 0):
+            raise ValueError(f"eps must be a finite number > 0, got {self.eps!r}")
+        if not (_number(self.weight_decay) and math.isfinite(self.weight_decay)
+                and self.weight_decay >= 0):
+            raise ValueError(f"weight decay must be a finite number >= 0, "
+                             f"got {self.weight_decay!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, "
+                             f"got {self.schedule!r}")
+        if not isinstance(self.step_size, int) or isinstance(self.step_size, bool) or (
+                self.step_size < 1):
+            raise ValueError(f"step size must be an integer >= 1 (epochs), "
+                             f"got {self.step_size!r}")
+        if not (_number(self.gamma) and 0 < self.gamma <= 1):
+            raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
 
     def model_name(self, n_features: int = 784, n_classes: int = 10) -> str:
-        """Architecture name used in reports, e.g. ``mlp-784-256-128-10-relu``."""
-        return mlp_name(mlp_sizes(n_features, self.hidden, n_classes), self.activation)
+        """Architecture name used in reports, e.g. ``mlp-784-256-128-10-relu`` (``-nobias``
+        appended for a net without biases)."""
+        name = mlp_name(mlp_sizes(n_features, self.hidden, n_classes), self.activation)
+        return name if self.bias else f"{name}-nobias"
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of (1-based) ``epoch``: the closed form of StepLR /
+        CosineAnnealingLR stepped once after every epoch (torch's chainable form equals it up
+        to rounding, tests/test_recipes.py)."""
+        e = epoch - 1  # epochs done before this one
+        if self.schedule == "step":
+            return self.lr * self.gamma ** (e // self.step_size)
+        if self.schedule == "cosine":
+            return self.lr * (1 + math.cos(math.pi * e / self.epochs)) / 2
+        return self.lr
+
+    def describe(self) -> str:
+        """The recipe in one line, as reports record it and the regression gate keys on it:
+        everything that changes the numbers but the architecture (the ``model`` column) and
+        the device (its own column). Only the fields that apply are shown (no betas for sgd)."""
+        parts = [f"{self.optimizer} lr={self.lr:g}"]
+        if self.optimizer == "sgd":
+            parts.append(f"momentum={self.momentum:g}")
+        else:
+            parts.append(f"betas={self.betas[0]:g},{self.betas[1]:g} eps={self.eps:g}")
+        parts.append(f"wd={self.weight_decay:g}")
+        if self.schedule == "step":
+            parts.append(f"step={self.step_size}x{self.gamma:g}")
+        elif self.schedule == "cosine":
+            parts.append("cosine")
+        parts += [f"batch={self.batch_size}", f"epochs={self.epochs}",
+                  f"inputs={self.input_scaling}"]
+        return " ".join(parts)
+
+    def as_dict(self) -> dict:
+        """Every field, as run.json and a recipe TOML file hold them (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+TrainConfig = Recipe  # the former name, kept for code written before recipes existed
 
 
 @dataclass(frozen=True)
@@ -126,11 +232,13 @@ class RunResult:
         return self.epochs[-1].test_acc if self.epochs else math.nan
 
 
-def build_model(init: str, seed: int, data: Dataset, config: TrainConfig) -> MLP:
+def build_model(init: str, seed: int, data: Dataset, config: Recipe) -> MLP:
     """The MLP of ``config``, initialized on the CPU by scheme ``init`` from Generator(seed);
-    ValueError (one line) if the scheme left a parameter non-finite or of another shape."""
+    ValueError (one line) if the scheme left a parameter non-finite or of another shape.
+    A data-dependent scheme (LSUV) sees ``data`` as given: scale it first (:func:`rescale`)."""
     scheme = initializers.get(init)
-    model = MLP(mlp_sizes(data.n_features, config.hidden, data.n_classes), config.activation)
+    model = MLP(mlp_sizes(data.n_features, config.hidden, data.n_classes), config.activation,
+                bias=config.bias)
     shapes = [p.shape for p in model.parameters()]
     generator = torch.Generator().manual_seed(seed)
     scheme(model, generator, data.x_train.cpu() if scheme.needs_data else None)
@@ -191,16 +299,37 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor) -> tuple[float, float]:
     return loss_sum / x.shape[0], correct / x.shape[0]
 
 
+def make_optimizer(model: nn.Module, config: Recipe
+                   ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """The torch.optim optimizer and per-epoch scheduler of ``config`` for ``model``."""
+    if config.optimizer == "adam":
+        optimizer: torch.optim.Optimizer = torch.optim.Adam(
+            model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps,
+            weight_decay=config.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                    weight_decay=config.weight_decay)
+    if config.schedule == "step":
+        scheduler: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=config.step_size, gamma=config.gamma)
+    elif config.schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    else:
+        scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+    return optimizer, scheduler
+
+
 def train(
-    init: str, seed: int, data: Dataset, config: TrainConfig = TrainConfig(),
+    init: str, seed: int, data: Dataset, config: Recipe = Recipe(),
     progress: Progress | None = None,
 ) -> RunResult:
-    """Train one model with the seed recipe; per-epoch metrics, stopping if the loss diverges."""
+    """Train one model with ``config``'s recipe (torch.optim); per-epoch metrics, stopping if
+    the loss diverges."""
     # --- setup -----------------------------------------------------------------------------
     device = torch.device(config.device)
-    data = data.to(device)
+    data = rescale(data, config.input_scaling).to(device)
     model = build_model(init, seed, data, config).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    optimizer, scheduler = make_optimizer(model, config)
     order_generator = torch.Generator().manual_seed(seed + DATA_ORDER_OFFSET)
     n = data.x_train.shape[0]
     result = RunResult(init, seed)
@@ -239,5 +368,6 @@ def train(
             progress.update(config.epochs - epoch + 1 if diverged else 1)
         if diverged:
             break
+        scheduler.step()  # per epoch, after it (lr_scheduler's convention)
     result.model = model.cpu()
     return result

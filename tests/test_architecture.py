@@ -27,7 +27,7 @@ LAYERS: dict[str, int] = {
     # 1. the networks
     "initcore.models": 1,
     # 2. the trainers
-    "initcore.train": 2, "initcore.grid": 2,
+    "initcore.train": 2, "initcore.grid": 2, "initcore.recipes": 2,
     # 3. measurements on trained or initialized models, the reports and the regression rule
     "initcore.probes": 3, "initcore.speed": 3, "initcore.memory": 3, "initcore.reports": 3,
     "initcore.regression": 3, "initcore.plots": 3, "initcore.leaderboard": 3,

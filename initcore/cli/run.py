@@ -1,6 +1,12 @@
-"""``initcore run``: train initializers x seeds with the seed recipe and write the CSV reports.
+"""``initcore run``: train initializers x seeds with a recipe and write the CSV reports.
 
     initcore run --dataset mnist --init he_normal xavier_normal --seeds 3
+    initcore run --dataset mnist --recipe zero_mnist --init he_normal --seeds 2
+    initcore run --recipe my_recipe.toml --optimizer adam --lr 0.001 --schedule cosine
+
+The recipe is the seed notebook's, replaced by ``--recipe`` (a TOML file, or the name of a
+shipped one: initcore/recipes/*.toml), each key of which a flag given on the command line
+replaces in turn.
 
 Everything is checked before any work or any file; the run folder is claimed before training
 (a second run of the same id is refused) and released if training ends without a result. If
@@ -18,13 +24,15 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from .. import data, initializers, reports
+from .. import data, initializers, recipes, reports
+from ..data import SCALINGS
 from ..grid import train_grid
 from ..models import ACTIVATIONS
 from ..reports import ReportError
-from ..train import TrainConfig, check_memory, train
+from ..train import OPTIMIZERS, SCHEDULES, Recipe, check_memory, train
 from .common import (
     Interrupted,
+    UsageError,
     add_data_options,
     add_device_option,
     add_init_option,
@@ -43,25 +51,68 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_device_option(parser)
     add_init_option(parser)
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds, 0..N-1 (default 3)")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--activation", default="relu", help=f"one of {', '.join(ACTIVATIONS)}")
-    parser.add_argument("--hidden", type=positive_int_list, default=(256, 128),
-                        help="hidden widths, comma-separated (default 256,128)")
+    add_recipe_options(parser)
     add_report_options(parser)
     parser.add_argument("--no-grid", action="store_true",
                         help="train one model at a time instead of the vectorized grid")
+
+
+def add_recipe_options(parser: argparse.ArgumentParser) -> None:
+    """--recipe FILE|NAME and one flag per recipe field; a flag left out keeps the recipe's
+    value (default: the seed notebook's, shown in brackets)."""
+    seed = Recipe()
+    group = parser.add_argument_group("recipe (default: the seed notebook's)")
+    group.add_argument("--recipe", metavar="FILE.toml|NAME", default=None,
+                       help="a TOML recipe file, or a shipped recipe "
+                            f"({', '.join(recipes.list_shipped())}); flags below override it")
+    group.add_argument("--epochs", type=int, help=f"[{seed.epochs}]")
+    group.add_argument("--batch-size", type=int, help=f"[{seed.batch_size}]")
+    group.add_argument("--optimizer", choices=OPTIMIZERS, help=f"[{seed.optimizer}]")
+    group.add_argument("--lr", type=float, help=f"learning rate [{seed.lr}]")
+    group.add_argument("--momentum", type=float, help=f"SGD momentum, 0: plain SGD "
+                                                      f"[{seed.momentum}]")
+    group.add_argument("--weight-decay", type=float,
+                       help=f"L2, torch.optim's [{seed.weight_decay}]")
+    group.add_argument("--schedule", choices=SCHEDULES, help="learning rate per epoch: step "
+                       f"(--step-size, --gamma) or cosine over the epochs [{seed.schedule}]")
+    group.add_argument("--step-size", type=int, help=f"epochs per step [{seed.step_size}]")
+    group.add_argument("--gamma", type=float, help=f"factor per step [{seed.gamma}]")
+    group.add_argument("--activation", help=f"one of {', '.join(ACTIVATIONS)} [{seed.activation}]")
+    group.add_argument("--hidden", type=positive_int_list,
+                       help="hidden widths, comma-separated [256,128]")
+    group.add_argument("--no-bias", dest="bias", action="store_false", default=None,
+                       help="layers without biases")
+    group.add_argument("--input-scaling", choices=SCALINGS,
+                       help=f"unit [0,1], symmetric [-1,1], standard [{seed.input_scaling}]")
+
+
+def recipe_from(args: argparse.Namespace) -> Recipe:
+    """The run's recipe: the seed recipe, or --recipe's, with every flag given replacing its
+    field; UsageError or RecipeError (one line naming the flag, or the file and key) if it is
+    unusable."""
+    base = Recipe(device=args.device)
+    if args.recipe is not None:
+        path = Path(args.recipe)
+        if not path.exists() and args.recipe in recipes.list_shipped():
+            path = recipes.shipped_path(args.recipe)
+        base = recipes.load(path, base)
+    flags = {f: getattr(args, f) for f in _FLAG_FIELDS if getattr(args, f) is not None}
+    flags["device"] = args.device  # the machine's, not the recipe's: --device always wins
+    try:
+        return Recipe(**{**base.as_dict(), **flags})
+    except ValueError as e:
+        raise UsageError(f"{e} (from the command line)") from None
+
+
+_FLAG_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
+                "step_size", "gamma", "activation", "hidden", "bias", "input_scaling")
 
 
 def handle(args: argparse.Namespace) -> int:
     # --- check everything before any work or any file ---------------------------------------
     inits = resolve_inits(args.init)
     check_at_least(args, 1, "seeds")
-    config = TrainConfig(hidden=args.hidden, activation=args.activation, epochs=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
-                         device=args.device)
+    config = recipe_from(args)
     checked_device(args.device)
     run_dir = reports.new_run_dir(args.report_dir, args.run_id)
     dataset = data.load(args.dataset, args.data_dir, args.download)
@@ -89,14 +140,13 @@ def handle(args: argparse.Namespace) -> int:
     model = config.model_name(dataset.n_features, dataset.n_classes)
     epochs = reports.epoch_table(
         results, run_id=run_dir.name, dataset=args.dataset, model=model,
-        trainer="single" if args.no_grid else "grid",
+        recipe=config.describe(), trainer="single" if args.no_grid else "grid",
         grid_size=1 if args.no_grid else len(results), env=reports.environment(args.device))
     formulas = {name: initializers.get(name).formula for name in inits}
     summary = reports.summarize(epochs, formulas)
     _write_or_keep(args.report_dir, run_dir, epochs, summary,
-                   command=["initcore", *sys.argv[1:]])
-    print(f"{args.dataset}, {model}, {config.epochs} epochs, "
-          f"batch {config.batch_size}, lr {config.lr}, momentum {config.momentum}")
+                   command=["initcore", *sys.argv[1:]], recipe=config.as_dict())
+    print(f"{args.dataset}, {model}, {config.describe()}")
     print(reports.format_summary(summary))
     print(f"reports: {run_dir}/{reports.EPOCHS_FILE}, {run_dir}/{reports.SUMMARY_FILE}")
     return 0

@@ -94,16 +94,18 @@ def run(make_shards: Callable[[int], Sequence[Shard]], options: RayOptions,
     ray = import_ray()
     started = not ray.is_initialized()
     if started:
-        ray.init(address=options.address, log_to_driver=False, include_dashboard=False,
-                 configure_logging=False)
+        # Local folders can only be shipped at the job level, so the code goes with ray.init;
+        # a caller that has connected already must have passed code_env() there itself.
+        ray.init(address=options.address, runtime_env=code_env(), log_to_driver=False,
+                 include_dashboard=False, configure_logging=False)
     try:
         shards = list(make_shards(options.shards or cluster_cpus(options)))
         # The worker's cwd is Ray's, not ours: the data folder goes as an absolute path.
         folder = str(Path(data_dir or data.default_data_dir()).resolve())
-        task = ray.remote(train_shard).options(
-            num_cpus=options.cpus, num_gpus=options.gpus, max_retries=options.max_retries,
-            runtime_env=code_env())
-        pending = {task.options(name=s.name).remote(s, folder, download, options.cpus): s
+        task = ray.remote(train_shard)
+        pending = {task.options(name=s.name, num_cpus=options.cpus, num_gpus=options.gpus,
+                                max_retries=options.max_retries
+                                ).remote(s, folder, download, options.cpus): s
                    for s in shards}
         done: list[PartResult] = []
         failed: dict[str, str] = {}

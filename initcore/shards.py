@@ -107,9 +107,13 @@ def split(experiment: Experiment, k: int, min_models: int = MIN_MODELS) -> list[
     experiment if it is smaller): seed ranges first, then initializer ranges within a seed."""
     inits, seeds = list(experiment.inits), list(experiment.seeds)
     k = max(1, min(k, len(inits) * len(seeds) // min_models))
-    if k <= len(seeds):
-        return [replace(experiment, seeds=tuple(group)) for group in _ranges(seeds, k)]
-    per_seed = max(1, min(math.ceil(k / len(seeds)), len(inits) // min_models))
+    # Seed ranges keep every initializer together: a range needs this many seeds to hold
+    # min_models models.
+    by_seed = max(1, len(seeds) // math.ceil(min_models / len(inits)))
+    per_seed = min(math.ceil(k / len(seeds)), len(inits) // min_models)
+    if k <= by_seed or per_seed <= 1:
+        return [replace(experiment, seeds=tuple(group))
+                for group in _ranges(seeds, min(k, by_seed))]
     return [replace(experiment, inits=tuple(group), seeds=(seed,))
             for seed in seeds for group in _ranges(inits, per_seed)]
 
@@ -266,11 +270,24 @@ def _read_shard(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.Data
         raise ReportError(f"{folder} has no {reports.EPOCHS_FILE}")
     try:
         text = reports.read_text_csv(path)
-        numbers = pd.read_csv(path, float_precision="round_trip")  # the digits written
+        numbers = _as_numbers(text)
         summary = reports.read_text_csv(folder / reports.SUMMARY_FILE)
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise ReportError(f"{folder}: unreadable report ({e})") from e
     return record, text, numbers, summary
+
+
+def _as_numbers(text: pd.DataFrame) -> pd.DataFrame:
+    """The columns the summary computes on, parsed from the text written: by Python's float(),
+    which reads back exactly the float that wrote the text (pandas' own parser did not before
+    its release 3: a last-digit difference in a mean would break the digit-for-digit merge)."""
+    numbers = text.copy()
+    for column in ("train_loss", "test_loss", "test_acc", "seconds"):
+        numbers[column] = numbers[column].astype(float)
+    for column in ("seed", "epoch", "grid_size"):
+        numbers[column] = numbers[column].astype(int)
+    numbers["diverged"] = numbers["diverged"].map({"True": True, "False": False})
+    return numbers
 
 
 def _cells(epochs: pd.DataFrame) -> set[tuple[str, str, int]]:

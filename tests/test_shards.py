@@ -7,6 +7,8 @@ The Ray tests (tests/test_ray.py) run the same grids on a local multi-node clust
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -198,3 +200,29 @@ def test_run_shard_usage_errors_are_one_line(workdir, capsys):
         assert expected in err and err.count("\n") == 1, err
     assert not (workdir / "reports").exists() or not any((workdir / "reports").iterdir())
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Without the ray extra
+# ---------------------------------------------------------------------------------------------
+
+RAY_PROBE = """
+import sys
+import initcore.cli, initcore.session, initcore.shards, initcore.ray_backend
+print("ray" in sys.modules)
+"""
+
+
+def test_ray_is_imported_only_when_its_backend_runs():
+    proc = subprocess.run([sys.executable, "-c", RAY_PROBE], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False", "importing initcore loaded ray"
+
+
+def test_backend_ray_without_the_extra_is_one_line(workdir, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    assert main(["run", *GRID, "--backend", "ray"]) == 2
+    err = capsys.readouterr().err
+    assert "--backend ray needs Ray: pip install -e '.[ray]'" in err and err.count("\n") == 1
+    assert not (workdir / "reports").exists() or not any((workdir / "reports").iterdir())

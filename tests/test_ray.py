@@ -17,6 +17,7 @@ Skipped cleanly where Ray is not installed (``pip install -e '.[ray]'``).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -114,3 +115,33 @@ def test_ray_run_survives_a_worker_node_killed_mid_run(cluster, local_run):
     late = placed[~placed["shard"].isin(done_before)]
     assert doomed.node_id not in set(late["node"]), "a shard finished on the killed node"
     assert_same_run(reports / "local", reports / "ray-killed")
+
+
+def sorted_rows(folder: Path, name: str, keys: list[str]) -> pd.DataFrame:
+    table = pd.read_csv(folder / name, dtype=str, keep_default_na=False)
+    return table.sort_values(keys, key=lambda c: c.astype(int) if c.name in ("seed", "epoch")
+                             else c).reset_index(drop=True)
+
+
+def test_pytest_bench_on_ray_equals_the_local_bench(cluster, tmp_path):
+    """``pytest bench --backend ray``: the smoke profile with one seed (13 + 4 models, 3 epochs)
+    as 4 Ray tasks on the two nodes; its accuracy tests pass and its rows equal a local bench
+    session's digit for digit."""
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    common = ["-m", "pytest", str(bench), "-q", "-p", "no:cacheprovider", "--seeds", "1",
+              "-k", "accuracy", "--benchmark-skip", "--report-dir", str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for extra in (["--run-id", "local"], ["--run-id", "ray", "--backend", "ray",
+                                         "--ray-address", cluster.address, "--shards", "4"]):
+        proc = subprocess.run([sys.executable, *common, *extra], capture_output=True, text=True,
+                              env=env, timeout=300, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    placed = pd.read_csv(tmp_path / "ray" / "shards.csv")
+    assert sorted(set(placed["shard"])) == [f"shard-{i}-of-4" for i in (1, 2, 3, 4)]
+    assert len(set(placed["node"])) == 2, placed
+    keys = ["experiment", "init", "seed", "epoch"]
+    columns = keys + ["train_loss", "test_loss", "test_acc", "diverged"]
+    pd.testing.assert_frame_equal(sorted_rows(tmp_path / "local", "epochs.csv", keys)[columns],
+                                  sorted_rows(tmp_path / "ray", "epochs.csv", keys)[columns])
+    record = json.loads((tmp_path / "ray" / "run.json").read_text())
+    assert {s["node"] for s in record["shards"]} == set(placed["node"])

@@ -28,6 +28,11 @@ import pandas as pd
 import pytest
 from cli_helpers import assert_same_run
 
+from initcore import ray_backend
+from initcore.experiments import Experiment
+from initcore.shards import Shard
+from initcore.train import TrainConfig
+
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read once, when Ray is imported
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]'")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
@@ -145,3 +150,22 @@ def test_pytest_bench_on_ray_equals_the_local_bench(cluster, tmp_path):
                                   sorted_rows(tmp_path / "ray", "epochs.csv", keys)[columns])
     record = json.loads((tmp_path / "ray" / "run.json").read_text())
     assert {s["node"] for s in record["shards"]} == set(placed["node"])
+
+
+def test_a_shard_that_fails_for_good_is_named_and_the_finished_ones_kept(cluster, tmp_path):
+    """A task that raises is not retried (only a dead worker or node is): the shard is named
+    with its error, and the finished shard's results come back with the failure."""
+    recipe = TrainConfig(hidden=(16,), epochs=1)
+    inits = ("he_normal", "zeros", "lsuv", "orthogonal")
+    fine = Experiment("fine", "mnist-5k", recipe, inits, (0,))
+    no_data = Experiment("no-data", "fashion-mnist", recipe, inits, (0,))  # tmp_path is empty
+    plan = [Shard(1, 2, (fine,)), Shard(2, 2, (no_data,))]
+    with pytest.raises(ray_backend.ShardsFailed) as failure:
+        ray_backend.run(lambda n: plan, ray_backend.RayOptions(address=cluster.address),
+                        str(tmp_path), False)
+    assert list(failure.value.failed) == ["shard-2-of-2"], failure.value.failed
+    assert "fashion" in failure.value.failed["shard-2-of-2"].lower(), failure.value.failed
+    assert [(d.shard, d.part.name, len(d.results)) for d in failure.value.done] == [
+        ("shard-1-of-2", "fine", 4)]
+    assert "shard-2-of-2 (" in str(failure.value)
+    assert not ray.is_initialized(), "the backend left its Ray connection open"

@@ -89,7 +89,7 @@ def test_ray_shards_run_on_two_nodes_and_equal_the_local_run(cluster, local_run)
     finish(initcore("run", *GRID, "--report-dir", str(reports), "--run-id", "ray",
                     "--backend", "ray", "--ray-address", address, "--shards", "4"))
     placed = pd.read_csv(reports / "ray" / "shards.csv")
-    assert sorted(placed["shard"]) == [f"shard-{i}-of-4" for i in (1, 2, 3, 4)]
+    assert sorted(set(placed["shard"])) == [f"shard-{i}-of-4" for i in (1, 2, 3, 4)]
     nodes = {n.node_id for n in [cluster.head_node, *cluster.worker_nodes]}
     assert set(placed["node"]) <= nodes and len(set(placed["node"])) == 2, placed
     assert (placed["threads"] == 1).all()
@@ -116,7 +116,7 @@ def test_ray_run_survives_a_worker_node_killed_mid_run(cluster, local_run):
     cluster.remove_node(doomed, allow_graceful=False)
     finish(proc)
     placed = pd.read_csv(reports / "ray-killed" / "shards.csv")
-    assert sorted(placed["shard"]) == [f"shard-{i}-of-6" for i in range(1, 7)]
+    assert sorted(set(placed["shard"])) == [f"shard-{i}-of-6" for i in range(1, 7)]
     late = placed[~placed["shard"].isin(done_before)]
     assert doomed.node_id not in set(late["node"]), "a shard finished on the killed node"
     assert_same_run(reports / "local", reports / "ray-killed")

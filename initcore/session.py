@@ -342,8 +342,11 @@ class TrainedExperiments:
                                                                 for r in d.results],
                                                    [len(d.results) for d in mine
                                                     for _ in d.results]), mine)
+                # Status "interrupted", not "tests failed": the folder must stay incomplete
+                # (no run.json), since its rows cover only part of the profile.
                 pytest.exit(f"initcore: {e}; the finished shards' rows are in "
-                            f"{run_dir(self.config)}", returncode=1)
+                            f"{run_dir(self.config)} (incomplete)",
+                            returncode=pytest.ExitCode.INTERRUPTED)
         for experiment in experiments:
             mine = [d for d in done if d.part.name == experiment.name]
             results, sizes = shards.ordered_results(experiment, mine)

@@ -59,6 +59,8 @@ def test_plan_splits_whole_experiments_first_then_seeds_then_inits():
     assert [(p.inits, p.seeds) for p in by_seed] == [(grid.inits, (s,)) for s in (0, 1, 2)]
     by_init = shards.split(grid, 6)  # 6 > 3 seeds: each seed's 8 inits cut in two
     assert [(len(p.inits), p.seeds) for p in by_init] == [(4, (s,)) for s in (0, 0, 1, 1, 2, 2)]
+    # 3 seeds do not go into 2 ranges evenly (16 + 8 models): 4 + 4 inits over all seeds do
+    assert [(len(p.inits), p.seeds) for p in shards.split(grid, 2)] == [(4, (0, 1, 2))] * 2
 
 
 def test_plan_refuses_more_shards_than_grids_of_four(capsys):

@@ -83,6 +83,18 @@ def _installed_suite() -> Path | None:
         return None
     suite = Path(spec.origin).resolve().parent.parent / "bench"
     return suite if (suite / "conftest.py").is_file() else None
+    group.addoption("--shard", default=None, metavar="I/N",
+                    help="train and check only shard I of N of the profile; merge the N run "
+                         "folders with `initcore merge`, then `initcore compare` them")
+    group.addoption("--backend", choices=("local", "ray"), default="local",
+                    help="local (default): train here; ray: every shard of the profile a Ray "
+                         "task, the reports written here")
+    group.addoption("--ray-address", default=None, metavar="ADDR",
+                    help="Ray cluster to join (default: start Ray on this machine)")
+    group.addoption("--shards", type=int, default=None, metavar="N",
+                    help="with --backend ray: number of shards (default: one per task slot)")
+    group.addoption("--cpus-per-shard", type=int, default=1, metavar="C",
+                    help="with --backend ray: CPUs (and torch threads) per task (default 1)")
 
 
 def is_bench_session(config: pytest.Config) -> bool:
@@ -136,7 +148,27 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     except pytest.UsageError:
         recipes = {}
     session.finish(folder, config.getoption("profile"), config.stash.get(EXIT_KEY, None),
-                   recipes=recipes)
+                   {"recipes": recipes, **session.shard_info(config)})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a shard session (--shard i/n): the regression gate is skipped (it judges the merged
+    report: `initcore merge`, then `initcore compare`), and the profile-wide tests, those that
+    train nothing of the profile's grid, run in shard 1 only."""
+    shard = config.getoption("shard")
+    if shard is None or not is_bench_session(config):
+        return
+    index = shard.split("/")[0].strip()
+    gate = pytest.mark.skip(reason="shard session: the merged report is judged by "
+                                   "`initcore merge` + `initcore compare`")
+    wide = pytest.mark.skip(reason=f"profile-wide test: runs in shard 1, this is shard {shard}")
+    grid_fixtures = {"trained", "cell", "baseline_cell", "experiment_name"}
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "baseline_table" in names:
+            item.add_marker(gate)
+        elif index != "1" and not names & grid_fixtures:
+            item.add_marker(wide)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

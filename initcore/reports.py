@@ -218,6 +218,15 @@ def is_complete(run_dir: str | Path) -> bool:
     return (Path(run_dir) / MARKER_FILE).is_file()
 
 
+def is_shard_run(run_dir: str | Path) -> bool:
+    """A complete shard run (``--shard i/n``, :mod:`initcore.shards`): its summary covers part of
+    a grid, so it never enters the history; ``initcore merge`` makes the run that does."""
+    try:
+        return "shard" in json.loads((Path(run_dir) / MARKER_FILE).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def mark_complete(run_dir: str | Path, **info) -> Path:
     """Write ``run.json`` -- the files of the run and ``info`` -- last and atomically: from now on
     the folder counts as a finished run (and its summary may enter the history)."""
@@ -366,7 +375,8 @@ def repair_history(report_dir: str | Path) -> list[str]:
         known = history_run_ids(path)
         for run_dir in sorted(p for p in report_dir.iterdir() if p.is_dir()):
             summary = run_dir / SUMMARY_FILE
-            if run_dir.name in known or not is_complete(run_dir) or not summary.is_file():
+            if run_dir.name in known or not is_complete(run_dir) or not summary.is_file() \
+                    or is_shard_run(run_dir):
                 continue
             _append_locked(read_text_csv(summary), path)
             added.append(run_dir.name)

@@ -25,7 +25,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -33,11 +33,10 @@ import pytest
 import torch
 from tqdm import tqdm
 
-from . import data, initializers, leaderboard, profiles, reports
+from . import data, initializers, leaderboard, profiles, ray_backend, reports, shards
 from .device import check_device
 from .experiments import Experiment, Profile
 from .files import file_lock
-from .grid import train_grid
 from .train import RunResult, check_scheme
 
 # pytest-benchmark options that say where its JSON goes; when the user sets none of them, the run
@@ -53,7 +52,7 @@ def run_dir(config: pytest.Config) -> Path:
     return Path(config.getoption("report_dir")) / reports.shared_run_id(config.getoption("run_id"))
 
 
-def profile_from(config: pytest.Config) -> Profile:
+def whole_profile_from(config: pytest.Config) -> Profile:
     """The profile of ``--profile``, with ``--seeds`` and ``--device`` applied; UsageError (one
     line) for an unknown profile or a seed count below 1."""
     try:
@@ -110,6 +109,35 @@ def baseline_dir(config: pytest.Config) -> Path:
     return beside if beside.is_dir() else given
 
 
+def this_shard(config: pytest.Config) -> shards.Shard | None:
+    """The shard of ``--shard i/n`` (None without it); UsageError (one line) if impossible."""
+    if config.getoption("shard") is None:
+        return None
+    try:
+        index, count = shards.parse_shard(config.getoption("shard"))
+        return shards.plan(whole_profile_from(config).experiments, count)[index - 1]
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from e
+
+
+def profile_from(config: pytest.Config) -> Profile:
+    """The profile this session trains and checks: :func:`whole_profile_from`, cut to the
+    session's shard under ``--shard i/n`` (same name, each experiment's part of the shard)."""
+    profile = whole_profile_from(config)
+    shard = this_shard(config)
+    return profile if shard is None else replace(profile, experiments=shard.parts)
+
+
+def shard_info(config: pytest.Config) -> dict:
+    """What run.json records of a shard session (the shard and the whole grid); {} otherwise."""
+    shard = this_shard(config)
+    if shard is None:
+        return {}
+    whole = whole_profile_from(config)
+    return {"shard": shards.shard_record(shard, whole.experiments, whole.name,
+                                         reports.environment("cpu")["commit"])}
+
+
 def bounded_cells(profile: Profile) -> list[tuple[str, str]]:
     """(experiment, init) pairs that have bounds in the profile."""
     return [(e.name, init) for e in profile.experiments for init in e.inits if init in e.bounds]
@@ -134,8 +162,10 @@ def start(config: pytest.Config) -> tuple[Path, tuple[Path, Path] | None]:
         check_device(config.getoption("device"))
         if seeds is not None and seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
+        check_scale_out(config)
     except ValueError as e:
         raise pytest.UsageError(str(e)) from e
+    this_shard(config)  # an impossible --shard fails here, in one line
     try:
         folder = run_dir(config)
         # One session per run folder: a reused id is refused (xdist workers inherit the id
@@ -147,6 +177,26 @@ def start(config: pytest.Config) -> tuple[Path, tuple[Path, Path] | None]:
     except reports.ReportError as e:
         raise pytest.UsageError(str(e)) from e
     return folder, route_benchmark_json(config, folder)
+
+
+def check_scale_out(config: pytest.Config) -> None:
+    """ValueError (one line) for a combination of --shard / --backend / Ray options that
+    cannot run, or a missing ray extra, before any work."""
+    backend = config.getoption("backend")
+    for name in ("shards", "cpus_per_shard"):
+        value = config.getoption(name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if backend != "ray" and (config.getoption("ray_address") or
+                             config.getoption("shards") is not None):
+        raise ValueError("--ray-address and --shards need --backend ray")
+    if config.getoption("shard") is not None:
+        if backend == "ray":
+            raise ValueError("--shard runs one shard here; --backend ray runs them all: pick one")
+        if config.getoption("update_baseline"):
+            raise ValueError("--update-baseline needs the whole profile, not a --shard")
+    if backend == "ray":
+        ray_backend.import_ray()
 
 
 def route_benchmark_json(config: pytest.Config, folder: Path) -> tuple[Path, Path] | None:
@@ -175,12 +225,12 @@ def save_benchmark_json(storage: Path, target: Path) -> None:
     shutil.rmtree(storage, ignore_errors=True)  # no benchmark ran (e.g. under xdist): no file
 
 
-def finish(folder: Path, profile_name: str, status: int | None,
-           recipes: dict[str, dict] | None = None) -> None:
-    """Mark the session's run folder complete (run.json, last, with ``recipes``: experiment ->
-    its recipe's fields) and only then append its summary to the history; a session that
-    trained nothing leaves no folder, an interrupted one leaves its folder without run.json
-    (incomplete)."""
+def finish(folder: Path, profile_name: str, status: int | None, info: dict | None = None
+           ) -> None:
+    """Mark the session's run folder complete (run.json, last, with ``info``) and only then
+    append its summary to the history; a session that trained nothing leaves no folder, an
+    interrupted one leaves its folder without run.json (incomplete). A shard session's summary
+    is partial: it never enters the history (``initcore merge`` makes the run that does)."""
     summary = folder / reports.SUMMARY_FILE
     if not any(p for p in folder.iterdir() if not p.name.startswith(".")):
         with contextlib.suppress(OSError):
@@ -190,9 +240,14 @@ def finish(folder: Path, profile_name: str, status: int | None,
         return
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return  # interrupted or broken: the folder stays incomplete (no run.json)
-    reports.mark_complete(folder, profile=profile_name, exitstatus=int(status),
-                          recipes=recipes or {})
-    if summary.is_file():
+    info = dict(info or {})
+    placed = folder / shards.SHARDS_FILE
+    if placed.is_file():  # which node trained which shard (Ray), for run.json too
+        info["shards"] = reports.read_text_csv(placed).to_dict("records")
+        if "shard" in info:
+            info["shard"]["nodes"] = sorted(set(r["node"] for r in info["shards"]))
+    reports.mark_complete(folder, profile=profile_name, exitstatus=int(status), **info)
+    if summary.is_file() and "shard" not in info:
         reports.append_history(reports.read_text_csv(summary),
                                folder.parent / reports.HISTORY_FILE)
 
@@ -276,6 +331,11 @@ class TrainedExperiments:
     """experiment name -> ExperimentRun, trained once per session and shared across xdist
     workers through ``shared`` (a folder every worker of the session sees).
 
+    Locally each experiment is trained when a test first asks for it. With ``--backend ray``
+    the first ask trains the whole profile: every shard a Ray task, all at once; the results
+    come back here and only this process writes the reports (with ``shards.csv``: which node
+    trained what).
+
     ``show_progress`` is a context manager under which the progress bar may write to the
     terminal (pytest's output capture suspended)."""
 
@@ -286,38 +346,87 @@ class TrainedExperiments:
         self.calibration, self.shared, self.show_progress = calibration, shared, show_progress
         self.cache: dict[str, ExperimentRun] = {}
 
+    def _saved(self, name: str) -> Path:
+        return self.shared / f"trained-{self.profile.name}-{name}.pt"
+
     def __call__(self, name: str) -> ExperimentRun:
         if name not in self.cache:
             experiment = self.profile.experiment(name)
-            saved = self.shared / f"trained-{self.profile.name}-{name}.pt"
+            if self.config.getoption("backend") == "ray":
+                with file_lock(self.shared / f"trained-{self.profile.name}-ray"):
+                    if not self._saved(name).exists():
+                        self._train_all_on_ray()
+            saved = self._saved(name)
             with file_lock(saved):
                 if saved.exists():
-                    results = torch.load(saved, weights_only=False)
-                    epochs, summary = self._tables(experiment, results)
+                    results, sizes = torch.load(saved, weights_only=False)
+                    epochs, summary = self._tables(experiment, results, sizes)
                 else:
-                    results = self._train(experiment)
-                    torch.save(results, saved)
-                    epochs, summary = self._tables(experiment, results)
-                    self._report(epochs, summary)
+                    done = self._train(experiment)
+                    results, sizes = shards.ordered_results(experiment, [done])
+                    torch.save((results, sizes), saved)
+                    epochs, summary = self._tables(experiment, results, sizes)
+                    self._report(epochs, summary, [done])
             self.cache[name] = ExperimentRun(experiment, results, epochs, summary)
         return self.cache[name]
 
-    def _train(self, experiment: Experiment) -> list[RunResult]:
+    def _train(self, experiment: Experiment) -> shards.PartResult:
         dataset = self.datasets(experiment.dataset)
         total = len(experiment.inits) * len(experiment.seeds) * experiment.config.epochs
+        shard = this_shard(self.config)
         with self.show_progress(), tqdm(total=total, unit="model-epoch",
                                         desc=f"train {experiment.name}", leave=False) as bar:
-            return train_grid(experiment.inits, experiment.seeds, dataset, experiment.config, bar)
+            return shards.train_part(shard.name if shard else "local", experiment, dataset, bar)
 
-    def _tables(self, experiment: Experiment, results: list[RunResult]
+    def _train_all_on_ray(self) -> None:
+        """Every experiment of the profile, its shards as Ray tasks; each experiment's results
+        saved for the other workers and its rows reported."""
+        experiments = self.profile.experiments
+        most = shards.max_shards(experiments)
+        options = ray_backend.RayOptions(
+            address=self.config.getoption("ray_address"), shards=self.config.getoption("shards"),
+            cpus=self.config.getoption("cpus_per_shard"),
+            gpus=1.0 if self.config.getoption("device").startswith("cuda") else 0.0)
+        total = sum(len(e.inits) * len(e.seeds) * e.config.epochs for e in experiments)
+        with self.show_progress(), tqdm(total=total, unit="model-epoch", desc="train on Ray",
+                                        leave=False) as bar:
+            def finished(shard: shards.Shard, parts: list[shards.PartResult]) -> None:
+                bar.update(sum(len(p.results) * p.part.config.epochs for p in parts))
+
+            try:
+                done = ray_backend.run(lambda n: shards.plan(experiments, min(n, most)),
+                                       options, self.config.getoption("data_dir"),
+                                       self.config.getoption("download"), finished)
+            except ray_backend.ShardsFailed as e:
+                for experiment in experiments:  # whatever finished is reported
+                    mine = [d for d in e.done if d.part.name == experiment.name]
+                    if mine:
+                        self._report(*self._tables(experiment, [r for d in mine
+                                                                for r in d.results],
+                                                   [len(d.results) for d in mine
+                                                    for _ in d.results]), mine)
+                # Status "interrupted", not "tests failed": the folder must stay incomplete
+                # (no run.json), since its rows cover only part of the profile.
+                pytest.exit(f"initcore: {e}; the finished shards' rows are in "
+                            f"{run_dir(self.config)} (incomplete)",
+                            returncode=pytest.ExitCode.INTERRUPTED)
+        for experiment in experiments:
+            mine = [d for d in done if d.part.name == experiment.name]
+            results, sizes = shards.ordered_results(experiment, mine)
+            torch.save((results, sizes), self._saved(experiment.name))
+            self._report(*self._tables(experiment, results, sizes), mine)
+
+    def _tables(self, experiment: Experiment, results: list[RunResult], sizes: list[int]
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The experiment's per-epoch and summary tables, as the reports hold them."""
+        """The experiment's per-epoch and summary tables, as the reports hold them; ``sizes``:
+        the grid each result was trained in."""
         env = reports.environment(experiment.config.device)
         model = experiment.config.model_name()
         epochs = reports.epoch_table(results, run_id=reports.shared_run_id(),
                                      dataset=experiment.dataset, model=model,
                                      recipe=experiment.config.describe(), trainer="grid",
                                      grid_size=len(results), env=env)
+        epochs["grid_size"] = [size for r, size in zip(results, sizes) for _ in r.epochs]
         formulas = {name: initializers.get(name).formula for name in experiment.inits}
         summary = reports.summarize(epochs, formulas)
         for frame in (epochs, summary):
@@ -326,9 +435,12 @@ class TrainedExperiments:
         summary["matmul_gflops"] = self.calibration
         return epochs, summary
 
-    def _report(self, epochs: pd.DataFrame, summary: pd.DataFrame) -> None:
+    def _report(self, epochs: pd.DataFrame, summary: pd.DataFrame,
+                done: list[shards.PartResult]) -> None:
         """Append the experiment's rows to the run folder's tables (append-only, under their
         lock); the history gets the summary when the session ends and the folder is complete."""
         folder = run_dir(self.config)
         reports.append_history(epochs, folder / reports.EPOCHS_FILE)
         reports.append_history(summary, folder / reports.SUMMARY_FILE)
+        if self.config.getoption("shard") or self.config.getoption("backend") == "ray":
+            reports.append_history(shards.shard_table(done), folder / shards.SHARDS_FILE)

@@ -4,7 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 
 def files_under(folder: Path) -> list[str]:
     """Every file under ``folder``, relative, sorted: what a command wrote."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+# Columns a model's training determines; run_id, seconds, grid_size, host differ by design.
+MODEL_COLUMNS = ["init", "seed", "epoch", "train_loss", "test_loss", "test_acc", "diverged"]
+SUMMARY_COLUMNS = ["init", "formula", "n_seeds", "n_diverged", "epochs", "acc_mean", "acc_std",
+                   "acc_min", "acc_max", "acc1_mean", "acc1_std", "final_test_loss"]
+
+
+def text_table(folder: Path, name: str = "epochs.csv") -> pd.DataFrame:
+    return pd.read_csv(folder / name, dtype=str, keep_default_na=False)
+
+
+def assert_same_run(single: Path, merged: Path) -> None:
+    """Same per-model rows (as the text written, in the same order) and same summaries."""
+    a, b = text_table(single), text_table(merged)
+    columns = [c for c in ["experiment", *MODEL_COLUMNS] if c in a]
+    pd.testing.assert_frame_equal(a[columns], b[columns])
+    a, b = text_table(single, "summary.csv"), text_table(merged, "summary.csv")
+    columns = [c for c in ["experiment", *SUMMARY_COLUMNS] if c in a]
+    pd.testing.assert_frame_equal(a[columns], b[columns])

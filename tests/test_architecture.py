@@ -33,6 +33,9 @@ LAYERS: dict[str, int] = {
     "initcore.regression": 3, "initcore.plots": 3, "initcore.leaderboard": 3,
     # 4. experiments and profiles: types and tables of bounds, as data
     "initcore.experiments": 4, "initcore.bounds": 4, "initcore.profiles": 4,
+    # the grid cut into shards, their merge, and the Ray backend that runs them (ray imported
+    # lazily, only by that backend)
+    "initcore.shards": 4, "initcore.ray_backend": 4,
     # 5. the entry points: the command line, the pytest plugin and its session logic
     "initcore.__main__": 5, "initcore.cli": 5, "initcore.session": 5,
     "initcore.pytest_plugin": 5,

@@ -4,6 +4,7 @@
     initcore run --dataset mnist --init he_normal xavier_normal --seeds 3       (cli/run.py)
     initcore repair [REPORT_DIR]                make a report folder whole again  (cli/repair.py)
     initcore compare BASELINE CURRENT           regression check, exit 1 if worse (cli/compare.py)
+    initcore merge SHARD_DIR...                 shard run folders into one run    (cli/merge.py)
     initcore speed --dataset mnist              throughput and peak memory        (cli/speed.py)
     initcore probe --depth 30 --init all        signal propagation at init        (cli/probe.py)
     initcore plot REPORT_DIR                    PNG figures of a report folder    (cli/plot.py)
@@ -24,12 +25,12 @@ from collections.abc import Sequence
 
 from ..data import DataError
 from ..reports import ReportError
-from . import compare, listing, plot, probe, repair, run, speed
+from . import compare, listing, merge, plot, probe, repair, run, speed
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Parser, UsageError, one_line
 
 # command name -> its module; the order is the order of `initcore --help`.
-COMMANDS = {"list": listing, "run": run, "repair": repair, "compare": compare, "speed": speed,
-            "probe": probe, "plot": plot}
+COMMANDS = {"list": listing, "run": run, "repair": repair, "compare": compare, "merge": merge,
+            "speed": speed, "probe": probe, "plot": plot}
 
 __all__ = ["COMMANDS", "EXIT_USAGE", "UsageError", "build_parser", "main"]
 

@@ -15,6 +15,7 @@ from .. import initializers
 from ..data import DATASETS, DataError, check_dataset
 from ..device import check_device
 from ..train import check_scheme
+from ..shards import parse_shard
 
 EXIT_USAGE = 2  # bad input: one line on stderr, nothing written
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
@@ -128,3 +129,32 @@ def check_at_least(args: argparse.Namespace, minimum: int, *names: str) -> None:
 def one_line(error: BaseException) -> str:
     """The message of ``error`` on one line (pandas and torch messages can span several)."""
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def add_shard_options(parser: argparse.ArgumentParser) -> None:
+    """--shard i/n, --backend local|ray, --ray-address, --shards, --cpus-per-shard (README
+    "Scaling out"); read them with :func:`shard_request`."""
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="train only shard I of N and write its rows (merge the N run "
+                             "folders with `initcore merge`)")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="local (default): this process; ray: every shard a Ray task")
+    parser.add_argument("--ray-address", default=None, metavar="ADDR",
+                        help="Ray cluster to join (default: start Ray on this machine)")
+    parser.add_argument("--shards", type=int, default=None, metavar="N",
+                        help="with --backend ray: number of shards (default: one per task "
+                             "slot of the cluster)")
+    parser.add_argument("--cpus-per-shard", type=int, default=1, metavar="C",
+                        help="with --backend ray: CPUs (and torch threads) per task (default 1)")
+
+
+def shard_request(args: argparse.Namespace) -> tuple[int, int] | None:
+    """(i, n) of --shard, None without it; UsageError for impossible combinations."""
+    check_at_least(args, 1, "shards", "cpus_per_shard")
+    if args.backend != "ray" and (args.ray_address or args.shards is not None):
+        raise UsageError("--ray-address and --shards need --backend ray")
+    if args.shard is None:
+        return None
+    if args.backend == "ray":
+        raise UsageError("--shard runs one shard here; --backend ray runs them all: pick one")
+    return parse_shard(args.shard)

@@ -7,6 +7,14 @@
 The recipe is the seed notebook's, replaced by ``--recipe`` (a TOML file, or the name of a
 shipped one: initcore/recipes/*.toml), each key of which a flag given on the command line
 replaces in turn.
+    initcore run --dataset mnist --seeds 5 --shard 2/4        one shard's rows (initcore merge)
+    initcore run --dataset mnist --seeds 5 --backend ray      every shard a Ray task
+
+A shard run (``--shard i/n``) writes only its own rows and records the whole grid in run.json;
+it enters no history (its summary is partial): ``initcore merge`` makes the run of the shards.
+With ``--backend ray`` the driver collects every shard's rows and writes one run, with
+``shards.csv`` saying which node trained which shard; if a shard fails for good, the finished
+shards' rows stay in the (incomplete) run folder and the command exits 1 naming the shard.
 
 Everything is checked before any work or any file; the run folder is claimed before training
 (a second run of the same id is refused) and released if training ends without a result. If
@@ -24,8 +32,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from .. import data, initializers, recipes, reports
+from .. import data, initializers, ray_backend, recipes, reports, shards
 from ..data import SCALINGS
+from ..experiments import Experiment
 from ..grid import train_grid
 from ..models import ACTIVATIONS
 from ..reports import ReportError
@@ -37,10 +46,12 @@ from .common import (
     add_device_option,
     add_init_option,
     add_report_options,
+    add_shard_options,
     check_at_least,
     checked_device,
     positive_int_list,
     resolve_inits,
+    shard_request,
 )
 
 HELP = "train initializers x seeds and write CSV reports"
@@ -55,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_report_options(parser)
     parser.add_argument("--no-grid", action="store_true",
                         help="train one model at a time instead of the vectorized grid")
+    add_shard_options(parser)
 
 
 def add_recipe_options(parser: argparse.ArgumentParser) -> None:
@@ -114,42 +126,123 @@ def handle(args: argparse.Namespace) -> int:
     check_at_least(args, 1, "seeds")
     config = recipe_from(args)
     checked_device(args.device)
+    shard_index = shard_request(args)
+    if args.no_grid and (shard_index or args.backend == "ray"):
+        raise UsageError("--no-grid trains one model at a time: it cannot be sharded")
+    if args.backend == "ray":
+        ray_backend.import_ray()  # the extra is missing: one line, before any work
     run_dir = reports.new_run_dir(args.report_dir, args.run_id)
     dataset = data.load(args.dataset, args.data_dir, args.download)
     # Before range(): the memory check refuses an absurd grid (--seeds 10**30) in one line,
     # where building the seed list would fail with an OverflowError.
     check_memory(config, len(inits) * args.seeds, dataset)
     seeds = list(range(args.seeds))
+    grid = Experiment(GRID_NAME, args.dataset, config, tuple(inits), tuple(seeds))
+    shard = shards.plan([grid], shard_index[1])[shard_index[0] - 1] if shard_index else None
+    most = shards.max_shards([grid])  # the Ray backend never cuts the grid finer
 
     # --- train (the run folder is claimed first: a second run of this id is refused) ----------
     reports.claim_run_dir(run_dir)
-    total = len(inits) * len(seeds) * config.epochs
+    done: list[shards.PartResult] | None = None
+    total = (len(shard.cells()) if shard else len(inits) * len(seeds)) * config.epochs
     try:
         with tqdm(total=total, unit="model-epoch", desc=f"{args.dataset}",
                   file=sys.stderr) as bar:
             if args.no_grid:
                 results = [train(i, s, dataset, config, progress=bar)
                            for i in inits for s in seeds]
+            elif shard is not None:
+                done = shards.run_parts_locally(shard.name, shard.parts, lambda _: dataset, bar)
+            elif args.backend == "ray":
+                done = _run_on_ray(args, grid, most, bar)
             else:
                 results = train_grid(inits, seeds, dataset, config, progress=bar)
+    except ray_backend.ShardsFailed as e:
+        return _keep_finished(args, run_dir, grid, e)
     except BaseException:
         _release(run_dir)  # nothing of this run was written: the id is free again
         raise
 
     # --- report -----------------------------------------------------------------------------
     model = config.model_name(dataset.n_features, dataset.n_classes)
-    epochs = reports.epoch_table(
-        results, run_id=run_dir.name, dataset=args.dataset, model=model,
-        recipe=config.describe(), trainer="single" if args.no_grid else "grid",
-        grid_size=1 if args.no_grid else len(results), env=reports.environment(args.device))
+    trainer = "single" if args.no_grid else "grid"
+    env = reports.environment(args.device)
+    info: dict = {"command": ["initcore", *sys.argv[1:]], "recipe": config.as_dict()}
+    if done is None:
+        epochs = reports.epoch_table(
+            results, run_id=run_dir.name, dataset=args.dataset, model=model, trainer=trainer,
+            grid_size=1 if args.no_grid else len(results), env=env, recipe=config.describe())
+    else:
+        epochs = part_epochs(done, grid, run_dir.name, model, env)
+        reports.write_csv_atomic(shards.shard_table(done), run_dir / shards.SHARDS_FILE)
+        info["shards"] = shards.shard_table(done).to_dict("records")
     formulas = {name: initializers.get(name).formula for name in inits}
     summary = reports.summarize(epochs, formulas)
-    _write_or_keep(args.report_dir, run_dir, epochs, summary,
-                   command=["initcore", *sys.argv[1:]], recipe=config.as_dict())
+    if shard is not None:  # one shard's rows: complete as a shard, never in the history
+        reports.write_csv_atomic(epochs, run_dir / reports.EPOCHS_FILE)
+        reports.write_csv_atomic(summary, run_dir / reports.SUMMARY_FILE)
+        info["shard"] = shards.shard_record(shard, [grid], None, env["commit"])
+        reports.mark_complete(run_dir, **info)
+        print(f"{shard.name}: {len(shard.cells())} of {len(inits) * len(seeds)} models; "
+              f"merge the {shard.count} shard folders with `initcore merge`")
+    else:
+        _write_or_keep(args.report_dir, run_dir, epochs, summary, **info)
     print(f"{args.dataset}, {model}, {config.describe()}")
     print(reports.format_summary(summary))
     print(f"reports: {run_dir}/{reports.EPOCHS_FILE}, {run_dir}/{reports.SUMMARY_FILE}")
     return 0
+
+
+GRID_NAME = "run"  # the one experiment of an `initcore run` grid, as shard records name it
+
+
+def part_epochs(done: list[shards.PartResult], grid: Experiment, run_id: str, model: str,
+                env: dict[str, str]) -> pd.DataFrame:
+    """The per-epoch rows of trained parts, each with the grid size it was trained in, in the
+    order of the single grid (init-major, then seed, then epoch)."""
+    tables = [reports.epoch_table(d.results, run_id=run_id, dataset=d.part.dataset, model=model,
+                                  trainer="grid", grid_size=len(d.results), env=env,
+                                  recipe=grid.config.describe())
+              for d in done]
+    epochs = pd.concat(tables, ignore_index=True)
+    rank = {(init, seed): i for i, (_, init, seed) in enumerate(shards.part_cells(grid))}
+    key = [(rank[(i, s)], e) for i, s, e in zip(epochs["init"], epochs["seed"], epochs["epoch"])]
+    return epochs.iloc[sorted(range(len(key)), key=key.__getitem__)].reset_index(drop=True)
+
+
+def _run_on_ray(args: argparse.Namespace, grid: Experiment, most: int, bar: tqdm
+                ) -> list[shards.PartResult]:
+    """Every shard of the grid as a Ray task; the parts in the single grid's order."""
+    options = ray_backend.RayOptions(
+        address=args.ray_address, shards=args.shards, cpus=args.cpus_per_shard,
+        gpus=1.0 if args.device.startswith("cuda") else 0.0)
+
+    def finished(shard: shards.Shard, parts: list[shards.PartResult]) -> None:
+        node = parts[0].node if parts else "?"
+        bar.write(f"{shard.name} done on node {node[:12]} ({sum(p.seconds for p in parts):.1f} s)",
+                  file=sys.stderr)
+        bar.update(sum(len(p.results) for p in parts) * grid.config.epochs)
+
+    return ray_backend.run(lambda n: shards.plan([grid], min(n, most)), options, args.data_dir,
+                           args.download, finished)
+
+
+def _keep_finished(args: argparse.Namespace, run_dir: Path, grid: Experiment,
+                   failure: ray_backend.ShardsFailed) -> int:
+    """A shard failed for good: keep the finished shards' rows in the run folder (left
+    incomplete, no run.json), name the failed shards, exit 1."""
+    env = reports.environment(args.device)
+    if failure.done:
+        epochs = part_epochs(failure.done, grid, run_dir.name, grid.config.model_name(),
+                             env)
+        reports.write_csv_atomic(epochs, run_dir / reports.EPOCHS_FILE)
+        reports.write_csv_atomic(shards.shard_table(failure.done), run_dir / shards.SHARDS_FILE)
+        kept = f"the finished shards' rows are in {run_dir} (incomplete: no {reports.MARKER_FILE})"
+    else:
+        _release(run_dir)
+        kept = "no shard finished"
+    print(f"initcore: error: {failure}; {kept}", file=sys.stderr)
+    return 1
 
 
 def _release(run_dir: Path) -> None:

@@ -1,0 +1,40 @@
+"""``initcore merge DIR... --report-dir R``: shard run folders combined into one run.
+
+    initcore merge reports/shard-1 reports/shard-2 reports/shard-3 --run-id nightly-merged
+
+The shards (``initcore run --shard i/n`` or ``pytest bench --shard i/n``, complete) must come
+from one commit and one grid; every cell must be in exactly one of them. The per-epoch rows are
+concatenated in the single-process run's order and the summaries recomputed from them
+(:func:`initcore.shards.merge`); the merged folder is written like any run (run.json last, then
+its summary into the history). Exit 2 with one line for anything that does not fit: nothing is
+written then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import reports, shards
+from .common import add_report_options
+
+HELP = "combine shard run folders into one run (rows concatenated, summaries recomputed)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("shards", nargs="+", metavar="DIR", help="shard run folders")
+    add_report_options(parser)
+
+
+def handle(args: argparse.Namespace) -> int:
+    run_dir = reports.new_run_dir(args.report_dir, args.run_id)
+    merged = shards.merge(args.shards, run_dir.name)
+    reports.write_run(args.report_dir, run_dir.name, merged.epochs, merged.summary,
+                      command=["initcore", "merge", *sys.argv[2:]], **merged.info)
+    n_models = len(merged.epochs.drop_duplicates(
+        [c for c in ("experiment", "init", "seed") if c in merged.epochs]))
+    print(f"merged {len(args.shards)} shard(s): {n_models} models, "
+          f"{len(merged.epochs)} epoch rows")
+    print(reports.format_summary(merged.summary))
+    print(f"reports: {run_dir}/{reports.EPOCHS_FILE}, {run_dir}/{reports.SUMMARY_FILE}")
+    return 0

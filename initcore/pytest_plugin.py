@@ -60,6 +60,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--init", nargs="+", default=[], metavar="REF",
                     help="schemes of your own, package.module:function: trained in every "
                          "experiment of the profile, tested and ranked (leaderboard.csv)")
+    group.addoption("--shard", default=None, metavar="I/N",
+                    help="train and check only shard I of N of the profile; merge the N run "
+                         "folders with `initcore merge`, then `initcore compare` them")
+    group.addoption("--backend", choices=("local", "ray"), default="local",
+                    help="local (default): train here; ray: every shard of the profile a Ray "
+                         "task, the reports written here")
+    group.addoption("--ray-address", default=None, metavar="ADDR",
+                    help="Ray cluster to join (default: start Ray on this machine)")
+    group.addoption("--shards", type=int, default=None, metavar="N",
+                    help="with --backend ray: number of shards (default: one per task slot)")
+    group.addoption("--cpus-per-shard", type=int, default=1, metavar="C",
+                    help="with --backend ray: CPUs (and torch threads) per task (default 1)")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -83,18 +95,6 @@ def _installed_suite() -> Path | None:
         return None
     suite = Path(spec.origin).resolve().parent.parent / "bench"
     return suite if (suite / "conftest.py").is_file() else None
-    group.addoption("--shard", default=None, metavar="I/N",
-                    help="train and check only shard I of N of the profile; merge the N run "
-                         "folders with `initcore merge`, then `initcore compare` them")
-    group.addoption("--backend", choices=("local", "ray"), default="local",
-                    help="local (default): train here; ray: every shard of the profile a Ray "
-                         "task, the reports written here")
-    group.addoption("--ray-address", default=None, metavar="ADDR",
-                    help="Ray cluster to join (default: start Ray on this machine)")
-    group.addoption("--shards", type=int, default=None, metavar="N",
-                    help="with --backend ray: number of shards (default: one per task slot)")
-    group.addoption("--cpus-per-shard", type=int, default=1, metavar="C",
-                    help="with --backend ray: CPUs (and torch threads) per task (default 1)")
 
 
 def is_bench_session(config: pytest.Config) -> bool:

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from .. import initializers
 from ..data import DATASETS, DataError, check_dataset
 from ..device import check_device
-from ..train import check_scheme
 from ..shards import parse_shard
+from ..train import check_scheme
 
 EXIT_USAGE = 2  # bad input: one line on stderr, nothing written
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT

@@ -89,16 +89,20 @@ def load_summary(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     file = path / SUMMARY_FILE if path.is_dir() else path
     try:
-        table = load(path, SUMMARY_FILE)
+        # The end of the file first: a file cut inside a quoted field (a formula) also fails to
+        # parse, and "truncated" says what happened better than the parser's message.
         with open(file, "rb") as f:
             f.seek(0, 2)
             ends_cleanly = f.tell() == 0 or (f.seek(-1, 2) >= 0 and f.read(1) == b"\n")
+        if not ends_cleanly:
+            raise ReportError(f"{file}: truncated: the last row is cut off (no end of line)")
+        table = load(path, SUMMARY_FILE)
     except ReportError:
         raise
+    except FileNotFoundError:
+        raise ReportError(f"no report at {file}") from None
     except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise ReportError(f"{file}: not a readable summary CSV ({_first_line(e)})") from e
-    if not ends_cleanly:
-        raise ReportError(f"{file}: truncated: the last row is cut off (no end of line)")
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise ReportError(f"{file}: not a summary report: missing column(s) {', '.join(missing)}")

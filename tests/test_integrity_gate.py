@@ -162,13 +162,14 @@ def test_probe_too_wide_refused(workdir: Path, capsys) -> None:
     one_line_error(code, err, "GiB of memory")
 
 
-def test_ctrl_c_during_start_up_is_one_line(tmp_path: Path) -> None:
+def _interrupt_at_start_up(folder: Path) -> tuple[int | None, str]:
+    """Start `initcore run`, send Ctrl-C once torch's library is being mapped into it (inside the
+    imports of torch and pandas), return (exit status, stderr)."""
     proc = subprocess.Popen([sys.executable, "-m", "initcore", "run", *TINY, "--report-dir",
-                             str(tmp_path / "rep")], cwd=tmp_path, stderr=subprocess.PIPE,
+                             str(folder / "rep")], cwd=folder, stderr=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, text=True)
-    # Inside the imports of torch and pandas: wait until torch's library is mapped into the
-    # child (a fixed sleep, 0.3 s, fired before Python itself had started on a loaded machine,
-    # where no program can catch Ctrl-C: the interpreter prints the traceback).
+    # A fixed sleep (0.3 s) fired before Python itself had started on a loaded machine, where no
+    # program can catch Ctrl-C (the interpreter prints the traceback): wait for libtorch instead.
     maps = Path(f"/proc/{proc.pid}/maps")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
@@ -181,8 +182,24 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path: Path) -> None:
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    assert proc.returncode == 130, (proc.returncode, err)
+    return proc.returncode, err
+
+
+def test_ctrl_c_during_start_up_is_one_line(tmp_path: Path) -> None:
+    """Ctrl-C while the command line imports torch: one line, status 130, never a traceback.
+    On a busy machine this test's process may be scheduled too late and the tiny run ends before
+    the signal (exit 0): that attempt proves nothing and is made again, up to 5 times."""
+    outcomes = []
+    for attempt in range(5):
+        folder = tmp_path / f"attempt{attempt}"
+        folder.mkdir()
+        status, err = _interrupt_at_start_up(folder)
+        assert "Traceback" not in err, err
+        outcomes.append((status, err))
+        if status != 0:
+            break
+    status, err = outcomes[-1]
+    assert status == 130 and len(err.strip().splitlines()) == 1, outcomes
 
 
 # ---------------------------------------------------------------------------------------------

@@ -50,7 +50,9 @@ def initcore(*args: str, **popen) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
 
 
-def finish(proc: subprocess.Popen, timeout: float = 150) -> str:
+def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
+    """Wait for ``proc`` (a generous limit: under load a 1-minute run took over 150 s here) and
+    return its stderr; its exit status must be 0."""
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

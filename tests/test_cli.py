@@ -215,3 +215,11 @@ def test_pytest_bench_bad_option_is_one_line_usage_error(workdir: Path, option, 
     assert words in output and "Traceback" not in output, output[-2000:]
     assert not (workdir / "reports").exists() or not any((workdir / "reports").rglob("*.*")), (
         "a report file was written despite the usage error")
+
+
+def test_list_into_a_closed_pipe_is_quiet() -> None:
+    """`initcore list | head -1`: the reader leaves early; no error line, status 141 (SIGPIPE)."""
+    proc = subprocess.run(f"{sys.executable} -m initcore list | head -1", shell=True,
+                          capture_output=True, text=True, timeout=120,
+                          executable="/bin/bash")
+    assert proc.stdout.split()[0] == "name" and proc.stderr == "", proc.stderr

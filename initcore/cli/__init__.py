@@ -20,6 +20,7 @@ report file is written.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -52,6 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ValueError, DataError, ReportError) as e:
         print(f"initcore: error: {one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `initcore list | head`: the reader left, nothing to report
+        # Point stdout at devnull so the interpreter's final flush cannot fail again (Python's
+        # documented recipe); 141 = 128 + SIGPIPE, what a shell reports for such a writer.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as e:  # a file or folder given on the command line cannot be used
         where = f"{e.filename}: " if e.filename else ""
         print(f"initcore: error: {where}{e.strerror or e}", file=sys.stderr)

@@ -58,11 +58,14 @@ def test_broken_he_is_caught(factor, profile, dataset_loader, request, pytestcon
     if base is not None:
         epochs = reports.epoch_table(results, run_id="sensitivity", dataset=experiment.dataset,
                                      model=experiment.config.model_name(), trainer="grid",
-                                     grid_size=len(results), env=reports.environment("cpu"))
+                                     grid_size=len(results), env=reports.environment("cpu"),
+                                     recipe=experiment.config.describe())
         current = reports.summarize(epochs).assign(init="he_normal", experiment=experiment.name)
         # Judged as the gate judges one cell of the whole profile (family-wise threshold).
         verdicts = regression.compare(base[base["init"] == "he_normal"], current,
                                       family_size=regression.count_tests(base))
+        # A baseline keyed on another recipe compares nothing: that must not read as "passed".
+        assert verdicts, f"{name}: no he_normal cell of {baseline} matches this run's recipe"
         caught["the baseline comparison"] = [v.message for v in verdicts if v.regressed]
     # Both checks should catch it. The final-accuracy rule alone would not on full MNIST (He x
     # 0.01 ends only ~0.5 point under He after 10 epochs, inside its noise band), but it is still

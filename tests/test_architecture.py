@@ -23,7 +23,7 @@ PACKAGE = Path(initcore.__file__).resolve().parent
 LAYERS: dict[str, int] = {
     # 0. leaves: files, devices, data, the initializer registry
     "initcore": 0, "initcore.files": 0, "initcore.device": 0, "initcore.data": 0,
-    "initcore.initializers": 0,
+    "initcore.initializers": 0, "initcore.init_functions": 0,
     # 1. the networks
     "initcore.models": 1,
     # 2. the trainers

@@ -420,15 +420,15 @@ def test_variance_scaling_variance_is_scale_over_fan(mode: str, distribution: st
         f"{what}: variance {w64.var().item():.6g}, scale/n = {sigma**2:.6g} +- {var_tol:.2g}")
     if distribution == "truncated_normal":
         # Truncated at 2 std of the underlying normal, whose std is sigma / 0.8796...
-        cut = 2 * sigma / initializers._TRUNCATED_NORMAL_STD
+        cut = 2 * sigma / initializers.TRUNCATED_NORMAL_STD
         assert w64.abs().max().item() <= cut * (1 + 1e-6), f"{what}: a weight beyond the cut"
 
 
 def test_variance_scaling_truncation_constant_matches_scipy() -> None:
     exact = stats.truncnorm(-2, 2).std()
-    assert abs(initializers._TRUNCATED_NORMAL_STD - exact) < 1e-12, (
+    assert abs(initializers.TRUNCATED_NORMAL_STD - exact) < 1e-12, (
         f"std of N(0,1) truncated to (-2, 2) is {exact!r}, module uses "
-        f"{initializers._TRUNCATED_NORMAL_STD!r}")
+        f"{initializers.TRUNCATED_NORMAL_STD!r}")
 
 
 @pytest.mark.parametrize("kwargs, valid", [

@@ -25,7 +25,12 @@ import torch
 
 from initcore import initializers, leaderboard, probes, regression, reports, session
 from initcore.experiments import Bound, check_bound
+from initcore.residual_schemes import RESIDUAL_SCHEMES
 from initcore.train import TrainConfig, build_model
+
+# The schemes of plain MLPs (residual-net schemes: bench/test_residual.py).
+MLP_SCHEMES = [n for n in initializers.list_initializers()
+               if n not in RESIDUAL_SCHEMES]
 
 
 def majority_share(dataset) -> float:
@@ -126,7 +131,7 @@ def verdict(log10_gain: float) -> str:
     return "explodes" if log10_gain > VERDICT_DECADES else "holds"
 
 
-@pytest.mark.parametrize("init", initializers.list_initializers(), ids=lambda n: f"init={n}")
+@pytest.mark.parametrize("init", MLP_SCHEMES, ids=lambda n: f"init={n}")
 def test_signal_at_depth_reported(init, dataset_loader, pytestconfig):
     """16 x 256 ReLU, zero biases, probed at init on 256 MNIST-5k rows: the measured
     n Var(W)/2 of every hidden layer, and the gain q_16/q_2 of the second moment over the 14

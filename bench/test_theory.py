@@ -27,10 +27,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from initcore import initializers, probes
+from initcore import initializers, probes, residual_schemes
 from initcore.initializers import METAINIT_STEPS, linear_layers, lsuv_, metainit_, variance_scaling_
 from initcore.models import MLP
 from initcore.train import TrainConfig, build_model
+
+# The schemes of plain MLPs (residual-net schemes: bench/test_residual.py).
+MLP_SCHEMES = [n for n in initializers.list_initializers()
+               if n not in residual_schemes.RESIDUAL_SCHEMES]
 
 DEPTH, WIDTH, BATCH = 16, 256, 256  # the ReLU ratio net: 784 -> 256 x 16 -> 10, probed on 256 rows
 
@@ -120,7 +124,7 @@ def test_relu_ratio_matches_formula(init, mnist5k, batch):
         f"(log error {abs(measured - math.log(expected)):.3f} >= {RATIO_LOG_TOL})")
 
 
-@pytest.mark.parametrize("init", initializers.list_initializers(), ids=lambda n: f"init={n}")
+@pytest.mark.parametrize("init", MLP_SCHEMES, ids=lambda n: f"init={n}")
 def test_relu_ratio_matches_drawn_weights(init, mnist5k, batch):
     """Every registered scheme: ratio = n Var(W) / 2 with Var(W) of the weights actually drawn.
 

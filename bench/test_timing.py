@@ -13,12 +13,16 @@ from dataclasses import replace
 import pytest
 import torch
 
-from initcore import initializers
+from initcore import initializers, residual_schemes
 from initcore.grid import train_grid
 from initcore.memory import grid_peak_memory
 from initcore.models import MLP, mlp_sizes
 from initcore.speed import SEED_INITS, notebook_epoch, training_flops_per_sample
 from initcore.train import train
+
+# The schemes of plain MLPs (residual-net schemes: bench/test_residual.py).
+MLP_SCHEMES = [n for n in initializers.list_initializers()
+               if n not in residual_schemes.RESIDUAL_SCHEMES]
 
 
 @pytest.fixture
@@ -32,8 +36,8 @@ def _experiment(profile):
     return profile.experiments[0]  # the seed-recipe experiment of every profile
 
 
-@pytest.mark.parametrize("init", initializers.list_initializers(),
-                         ids=[f"init={n}" for n in initializers.list_initializers()])
+@pytest.mark.parametrize("init", MLP_SCHEMES,
+                         ids=[f"init={n}" for n in MLP_SCHEMES])
 def test_init_cost(init, timed, profile, dataset_loader):
     """Seconds to initialize the profile's MLP once (orthogonal's QR and LSUV's passes show)."""
     experiment = _experiment(profile)

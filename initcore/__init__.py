@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 _PUBLIC = {name: "initcore.initializers" for name in (
     "register", "get", "list_initializers", "unregister", "resolve", "Scheme", "Claim",
     "not_worse_than", "better_than", "accuracy", "PluginError")}
+_PUBLIC.update({name: "initcore.residual_schemes" for name in ("layer_roles", "LayerRole")})
 
 __all__ = sorted(_PUBLIC)
 

@@ -36,6 +36,7 @@ from .data import Dataset, rescale
 from .device import sync
 from .initializers import linear_layers
 from .models import ACTIVATION_FNS
+from .resgrid import train_module_grid
 from .train import (
     DATA_ORDER_OFFSET,
     EVAL_CHUNK,
@@ -247,6 +248,8 @@ def train_grid(
     """
     # --- setup -----------------------------------------------------------------------------
     config = config or Recipe()
+    if config.arch != "mlp":  # residual nets: torch.func ensembling (initcore.resgrid)
+        return train_module_grid(inits, seeds, data, config, progress)
     device = torch.device(config.device)
     seeds = list(dict.fromkeys(seeds))  # unique, in the given order
     cells = [(init, seed) for init in inits for seed in seeds]

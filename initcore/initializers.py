@@ -70,6 +70,8 @@ from .init_functions import (
 from .init_functions import (
     zero_hadamard_ as zero_hadamard_,
 )
+from .residual_schemes import SCHEMES as RESIDUAL_SCHEME_TABLE
+from .residual_schemes import layer_roles as layer_roles
 
 # ---------------------------------------------------------------------------------------------
 # The registry
@@ -192,6 +194,8 @@ def _per_layer(weight_fn: WeightFn, bias: str) -> ModelFn:
     if bias not in BIAS_RULES:
         raise ValueError(f"Bias rule {bias} not supported, please use one of {BIAS_RULES}")
 
+    takes_role = _takes_role(weight_fn)
+
     def apply(model: nn.Module, generator: torch.Generator, _data: Tensor | None) -> None:
         with torch.no_grad():
             if bias == "torch_default":
@@ -200,12 +204,26 @@ def _per_layer(weight_fn: WeightFn, bias: str) -> ModelFn:
                 # those of a fresh model built after torch.manual_seed(seed).
                 for layer in linear_layers(model):
                     torch_default_(layer.weight, layer.bias, generator)
-            for layer in linear_layers(model):
-                weight_fn(layer.weight, generator)
+            for layer, role in layer_roles(model):
+                if takes_role:  # fn(weight, generator, *, role): where the layer sits
+                    weight_fn(layer.weight, generator, role=role)
+                else:
+                    weight_fn(layer.weight, generator)
                 if bias == "zeros" and layer.bias is not None:
                     nn.init.zeros_(layer.bias)
 
     return apply
+
+
+def _takes_role(fn: Callable) -> bool:
+    """True if ``fn`` accepts a keyword ``role`` (a :class:`LayerRole`: stem, hidden, branch
+    layer k of block l of L, classifier), which :func:`_per_layer` then passes."""
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "role" in parameters and parameters["role"].kind in (
+        inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 def register_per_layer(name: str, formula: str, bias: str = "zeros"):
@@ -261,6 +279,9 @@ def register(name: str | None = None, formula: str | None = None, *, bias: str |
 
     * ``fn(weight, generator)``: called on every ``nn.Linear`` weight in order, in place, under
       ``torch.no_grad``; biases follow ``bias`` ("zeros", the default, or "torch_default");
+      written ``fn(weight, generator, *, role)`` it also gets each layer's
+      :class:`~initcore.residual_schemes.LayerRole` (stem, hidden, branch layer k of block l
+      of L with ``role.branch_last``, classifier), e.g. to zero every branch's last layer;
     * ``fn(model, generator, data)``: initializes the whole model in place (biases included:
       ``bias`` then only describes what it does, default "set by the scheme"); ``data`` is the
       training inputs when ``needs_data``, else None.
@@ -439,6 +460,12 @@ def seed_zero(w, g):
 )
 def seed_random(w, g):
     return nn.init.xavier_uniform_(w, generator=g)
+
+
+# Residual-net schemes (Fixup, SkipInit, ReZero, ZerO on residual blocks, depth-scaled He):
+# whole-model functions that read each layer's role, defined in initcore.residual_schemes.
+for _name, (_formula, _bias, _fn) in RESIDUAL_SCHEME_TABLE.items():
+    register_model(_name, _formula, bias=_bias, needs_data=False)(_fn)
 
 
 class PluginError(ValueError):

@@ -29,12 +29,15 @@ from .bounds import (
 from .experiments import Experiment, Profile
 from .initializers import builtin_names
 from .recipes import shipped
+from .residual_schemes import RESIDUAL_SCHEMES
 from .train import TrainConfig
 
 SEED_RECIPE = TrainConfig()  # 784-256-128-10 ReLU, SGD 0.01/0.9, batch 64, 10 epochs
 # Every built-in scheme; schemes from plugins and --init are added to every experiment of a
 # profile when a bench session starts (initcore.session.profile_from).
-ALL = tuple(builtin_names())
+# The residual-net schemes (Fixup, ReZero, ...) need a ResMLP: they train in the residual
+# experiments only.
+ALL = tuple(n for n in builtin_names() if n not in RESIDUAL_SCHEMES)
 
 # Deep experiments (signal propagation; bench/test_deep.py): why these depths and learning
 # rates, and what was measured, is told with their bounds in initcore/bounds.py.

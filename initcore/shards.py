@@ -54,7 +54,7 @@ from .train import Progress, RunResult
 MIN_MODELS = 4
 
 # Training rows of each dataset (initcore.data), for the cost estimate that packs the shards.
-TRAIN_ROWS = {"mnist-5k": 4_000, "mnist": 60_000, "fashion-mnist": 60_000}
+TRAIN_ROWS = {"mnist-5k": 4_000, "mnist": 60_000, "fashion-mnist": 60_000, "mnist1d": 4_000}
 
 SHARDS_FILE = "shards.csv"  # per shard: what it trained, where (node), how long
 
@@ -98,6 +98,9 @@ def cost(part: Experiment) -> float:
     work of a step is proportional to the weights; README "Speed": 6 x weights FLOPs/sample)."""
     sizes = mlp_sizes(784, part.config.hidden, 10)
     weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if part.config.arch == "resmlp":  # stem, L blocks of m square layers, classifier
+        w = part.config.width
+        weights = (784 + 10) * w + part.config.blocks * part.config.branch_layers * w * w
     rows = TRAIN_ROWS.get(part.dataset, 60_000)
     return len(part.inits) * len(part.seeds) * part.config.epochs * rows * weights
 

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from . import initializers
 from .data import SCALINGS, Dataset, rescale
 from .device import available_memory, sync
-from .models import MLP, check_activation, mlp_name, mlp_sizes
+from .models import MLP, ResMLP, check_activation, mlp_name, mlp_sizes, resmlp_name
 
 DATA_ORDER_OFFSET = 1_000_003  # data-order generator seed = seed + this (a prime, far from seeds)
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
@@ -47,9 +47,14 @@ def estimate_bytes(config: Recipe, n_models: int, n_features: int, n_classes: in
     Meant to refuse the impossible (hundreds of GB) before the first allocation, not to budget."""
     if n_params_factor is None:
         n_params_factor = 5 if config.optimizer == "adam" else 4
-    sizes = mlp_sizes(n_features, config.hidden, n_classes)
-    params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    units = sum(sizes[1:])
+    if config.arch == "resmlp":
+        w, depth = config.width, config.blocks * config.branch_layers
+        params = (n_features + 1) * w + depth * (w + 1) * w + (w + 1) * n_classes
+        units = w * (1 + depth) + n_classes
+    else:
+        sizes = mlp_sizes(n_features, config.hidden, n_classes)
+        params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        units = sum(sizes[1:])
     rows = 3 * min(config.batch_size, n_train) + EVAL_CHUNK  # forward + backward, and evaluation
     return 4 * n_models * (n_params_factor * params + rows * units)
 
@@ -114,6 +119,13 @@ class Recipe:
     # "cosine": lr_e = lr * (1 + cos(pi * e / epochs)) / 2 for epoch e = 0..epochs-1 (T_max =
     # epochs, eta_min = 0)
     device: str = "cpu"  # where data and models live ("cpu", "cuda", "cuda:1", ...)
+    # -- residual architecture (arch "resmlp": models.ResMLP; `hidden` is then unused) --
+    arch: str = "mlp"  # "mlp" (models.MLP of `hidden`) or "resmlp" (stem, blocks, classifier)
+    blocks: int = 8  # resmlp: residual blocks L
+    width: int = 256  # resmlp: width w of the stem's output and of every block (units)
+    branch_layers: int = 2  # resmlp: Linear layers per branch, 2 (W2 act(W1 h)) or 1 (act(W h))
+    branch_gain: bool = True  # resmlp: a learnable scalar a per branch (h + a F(h)), 1 at build
+    scalar_bias: bool = False  # resmlp: Fixup's four learnable scalar biases per block
 
     def __post_init__(self) -> None:
         # tuples from lists (a TOML file gives lists); frozen, so through object.__setattr__
@@ -133,7 +145,7 @@ class Recipe:
                              f"got {self.lr!r}")
         if not (_number(self.momentum) and 0 <= self.momentum < 1):
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
+        if any(not isinstance(h, int) or isinstance(h, bool) or h < 1 for h in self.hidden):
             raise ValueError(f"hidden widths must be integers >= 1, got {self.hidden!r}")
         check_activation(self.activation)
         if not isinstance(self.bias, bool):
@@ -162,11 +174,17 @@ class Recipe:
                              f"got {self.step_size!r}")
         if not (_number(self.gamma) and 0 < self.gamma <= 1):
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
+        _check_residual(self)
 
     def model_name(self, n_features: int = 784, n_classes: int = 10) -> str:
-        """Architecture name used in reports, e.g. ``mlp-784-256-128-10-relu`` (``-nobias``
-        appended for a net without biases)."""
-        name = mlp_name(mlp_sizes(n_features, self.hidden, n_classes), self.activation)
+        """Architecture name used in reports, e.g. ``mlp-784-256-128-10-relu`` or
+        ``resmlp-784-64x256-b2-10-relu`` (``-nobias`` appended for a net without biases)."""
+        if self.arch == "resmlp":
+            name = resmlp_name(n_features, self.blocks, self.width, n_classes,
+                               self.branch_layers, self.activation, self.branch_gain,
+                               self.scalar_bias)
+        else:
+            name = mlp_name(mlp_sizes(n_features, self.hidden, n_classes), self.activation)
         return name if self.bias else f"{name}-nobias"
 
     def lr_at(self, epoch: int) -> float:
@@ -203,6 +221,34 @@ class Recipe:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
+ARCHS = ("mlp", "resmlp")
+
+
+def _check_residual(recipe: Recipe) -> None:
+    """ValueError (one line) for a residual-architecture field out of range."""
+    if recipe.arch not in ARCHS:
+        raise ValueError(f"architecture must be one of {', '.join(ARCHS)}, got {recipe.arch!r}")
+    for name, low in (("blocks", 0), ("width", 1)):
+        value = getattr(recipe, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if recipe.branch_layers not in (1, 2) or isinstance(recipe.branch_layers, bool):
+        raise ValueError(f"branch layers must be 1 or 2, got {recipe.branch_layers!r}")
+    for name in ("branch_gain", "scalar_bias"):
+        if not isinstance(getattr(recipe, name), bool):
+            raise ValueError(f"{name.replace('_', ' ')} must be true or false, "
+                             f"got {getattr(recipe, name)!r}")
+
+
+def make_model(config: Recipe, n_features: int, n_classes: int) -> nn.Module:
+    """The untrained net of ``config``: :class:`MLP` or :class:`ResMLP` (nn.Linear's init)."""
+    if config.arch == "resmlp":
+        return ResMLP(n_features, config.width, config.blocks, n_classes, config.branch_layers,
+                      config.activation, config.bias, config.branch_gain, config.scalar_bias)
+    return MLP(mlp_sizes(n_features, config.hidden, n_classes), config.activation,
+               bias=config.bias)
+
+
 TrainConfig = Recipe  # the former name, kept for code written before recipes existed
 
 
@@ -232,13 +278,13 @@ class RunResult:
         return self.epochs[-1].test_acc if self.epochs else math.nan
 
 
-def build_model(init: str, seed: int, data: Dataset, config: Recipe) -> MLP:
-    """The MLP of ``config``, initialized on the CPU by scheme ``init`` from Generator(seed);
+def build_model(init: str, seed: int, data: Dataset, config: Recipe) -> nn.Module:
+    """The net of ``config`` (MLP or ResMLP), initialized on the CPU by scheme ``init`` from
+    Generator(seed);
     ValueError (one line) if the scheme left a parameter non-finite or of another shape.
     A data-dependent scheme (LSUV) sees ``data`` as given: scale it first (:func:`rescale`)."""
     scheme = initializers.get(init)
-    model = MLP(mlp_sizes(data.n_features, config.hidden, data.n_classes), config.activation,
-                bias=config.bias)
+    model = make_model(config, data.n_features, data.n_classes)
     shapes = [p.shape for p in model.parameters()]
     generator = torch.Generator().manual_seed(seed)
     scheme(model, generator, data.x_train.cpu() if scheme.needs_data else None)

@@ -27,9 +27,10 @@ from initcore import initializers
 from initcore.data import Dataset
 from initcore.grid import grid_forward, sgd_momentum_step, stack_parameters, train_grid
 from initcore.models import ACTIVATIONS, MLP
+from initcore.residual_schemes import RESIDUAL_SCHEMES
 from initcore.train import RunResult, TrainConfig, train
 
-NAMES = initializers.list_initializers()
+NAMES = [n for n in initializers.list_initializers() if n not in RESIDUAL_SCHEMES]  # MLP schemes
 SEEDS = [0, 1]
 CONFIG = TrainConfig(epochs=1)  # the seed recipe, one epoch
 LOSS_RTOL, LOSS_ATOL = 1e-4, 1e-6

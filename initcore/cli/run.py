@@ -38,7 +38,7 @@ from ..experiments import Experiment
 from ..grid import train_grid
 from ..models import ACTIVATIONS
 from ..reports import ReportError
-from ..train import OPTIMIZERS, SCHEDULES, Recipe, check_memory, train
+from ..train import ARCHS, OPTIMIZERS, SCHEDULES, Recipe, check_memory, train
 from .common import (
     Interrupted,
     UsageError,
@@ -96,6 +96,16 @@ def add_recipe_options(parser: argparse.ArgumentParser) -> None:
                        help="layers without biases")
     group.add_argument("--input-scaling", choices=SCALINGS,
                        help=f"unit [0,1], symmetric [-1,1], standard [{seed.input_scaling}]")
+    group.add_argument("--arch", choices=ARCHS, help="mlp (--hidden) or resmlp: a residual MLP "
+                       f"without normalization (--blocks, --width) [{seed.arch}]")
+    group.add_argument("--blocks", type=int, help=f"resmlp: residual blocks [{seed.blocks}]")
+    group.add_argument("--width", type=int, help=f"resmlp: width of every block [{seed.width}]")
+    group.add_argument("--branch-layers", type=int, choices=(1, 2),
+                       help=f"resmlp: Linear layers per branch [{seed.branch_layers}]")
+    group.add_argument("--no-branch-gain", dest="branch_gain", action="store_false",
+                       default=None, help="resmlp: no learnable scalar gain per branch")
+    group.add_argument("--scalar-bias", dest="scalar_bias", action="store_true", default=None,
+                       help="resmlp: Fixup's four scalar biases per block")
 
 
 def recipe_from(args: argparse.Namespace) -> Recipe:
@@ -117,7 +127,8 @@ def recipe_from(args: argparse.Namespace) -> Recipe:
 
 
 _FLAG_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
-                "step_size", "gamma", "activation", "hidden", "bias", "input_scaling")
+                "step_size", "gamma", "activation", "hidden", "bias", "input_scaling",
+                "arch", "blocks", "width", "branch_layers", "branch_gain", "scalar_bias")
 
 
 def handle(args: argparse.Namespace) -> int:

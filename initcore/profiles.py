@@ -7,8 +7,10 @@ from). The types and the rule that checks a bound are :mod:`initcore.experiments
 
 Profiles: ``smoke`` (embedded mnist-5k, the default of ``pytest bench``, a few minutes on 2 CPU
 cores), ``seed`` (the seed recipe on full MNIST), ``nightly`` (full MNIST, more seeds, plus the
-deep experiments), ``deep`` (the deep experiments alone) and ``paper`` (published MNIST-MLP
-tables with their own recipes, :mod:`initcore.recipes`; ~45 min on 2 CPU cores, never in CI).
+deep experiments, the residual experiment and MNIST-1D), ``deep`` (the deep experiments alone),
+``residual`` (:mod:`initcore.residual_profiles`: residual nets and MNIST-1D) and ``paper``
+(published MNIST-MLP tables with their own recipes, :mod:`initcore.recipes`; ~45 min on 2 CPU
+cores, never in CI).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .bounds import (
 from .experiments import Experiment, Profile
 from .initializers import builtin_names
 from .recipes import shipped
+from .residual_profiles import DEPTH_SWEEP, MNIST1D_EXPERIMENTS, RESIDUAL_EXPERIMENT
 from .residual_schemes import RESIDUAL_SCHEMES
 from .train import TrainConfig
 
@@ -102,9 +105,15 @@ _register(Profile(
     (Experiment("seed-recipe", "mnist", SEED_RECIPE, ALL, (0, 1, 2), SEED_BOUNDS),),
 ))
 _register(Profile(
-    "nightly", "full MNIST, every initializer, 5 seeds, 10 epochs, plus the deep experiments",
+    "nightly", "full MNIST, every initializer, 5 seeds, 10 epochs, plus the deep experiments, "
+    "the 64-block residual experiment and MNIST-1D's published baselines",
     (Experiment("seed-recipe", "mnist", SEED_RECIPE, ALL, (0, 1, 2, 3, 4), SEED_BOUNDS),
-     *DEEP_EXPERIMENTS, *SWEEP_EXPERIMENTS),
+     *DEEP_EXPERIMENTS, *SWEEP_EXPERIMENTS, RESIDUAL_EXPERIMENT, *MNIST1D_EXPERIMENTS[:2]),
+))
+_register(Profile(
+    "residual", "residual MLPs without normalization (64 blocks and the depth sweep 2-32, "
+    "mnist-5k, 1 epoch) and MNIST-1D (published baselines, seed-recipe and residual schemes)",
+    (RESIDUAL_EXPERIMENT, *DEPTH_SWEEP, *MNIST1D_EXPERIMENTS),
 ))
 _register(Profile(
     "deep", "the deep experiments alone: 30 x 256 ReLU and tanh nets on full MNIST, 2 epochs",

@@ -40,9 +40,11 @@ GROWTH_TOL = {"he_normal": 6.0, "xavier_normal": 4.0, "torch_default": 1.5,
 
 @pytest.fixture(scope="module")
 def growth(dataset_loader) -> pd.DataFrame:
+    """Seeds GROWTH_SEEDS of the random schemes, seed 0 of the zero-branch ones (~6 s)."""
     mnist5k = dataset_loader("mnist-5k")
-    inits = (*GROWTH_TOL, *(n for n in RESIDUAL_SCHEMES if n not in GROWTH_TOL))
-    return growth_table(inits, GROWTH_SEEDS, mnist5k, GROWTH_RECIPE)
+    zero_branch = [n for n in RESIDUAL_SCHEMES if n not in GROWTH_TOL]
+    return pd.concat([growth_table(list(GROWTH_TOL), GROWTH_SEEDS, mnist5k, GROWTH_RECIPE),
+                      growth_table(zero_branch, (0,), mnist5k, GROWTH_RECIPE)])
 
 
 @pytest.mark.parametrize("init", list(GROWTH_TOL), ids=lambda n: f"init={n}")
@@ -62,7 +64,7 @@ def test_zero_branch_schemes_grow_exactly_zero_bits(init, growth):
     """Fixup (last branch layer 0), SkipInit / ReZero (gain 0), ZerO (last layer 0): every
     branch adds an exact 0, so the growth is exactly 0 bits (not 'close to')."""
     bits = growth[growth["init"] == init]["growth_bits"].tolist()
-    assert bits == [0.0] * len(GROWTH_SEEDS), f"{init}: growth {bits} bits, expected exactly 0"
+    assert bits == [0.0], f"{init}: growth {bits} bits, expected exactly 0"
 
 
 def test_residual_growth_check_catches_mis_scaled_he(dataset_loader):

@@ -68,6 +68,7 @@ def depth_sweep_figure(sweep: pd.DataFrame, path: str | Path, chance: float = 0.
     measured, the formula dashed). ``sweep`` has columns init, blocks, seed, test_acc, diverged,
     growth_bits, theory_bits. Written with matplotlib's Agg backend; returns the path."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -88,14 +89,16 @@ def depth_sweep_figure(sweep: pd.DataFrame, path: str | Path, chance: float = 0.
         growth_ax.plot(growth.index, growth["growth_bits"], "o-", color=color, label=init)
         growth_ax.plot(growth.index, growth["theory_bits"], "--", color=color, alpha=0.6)
     acc_ax.axhline(100 * chance, color="grey", lw=0.8, ls=":")
-    acc_ax.set(xscale="log", xlabel="residual blocks L", ylabel="test accuracy after 1 epoch (%)",
+    acc_ax.set(xlabel="residual blocks L", ylabel="test accuracy after 1 epoch (%)",
                title="accuracy (x: some seed diverged, counted as 0)")
-    growth_ax.set(xscale="log", xlabel="residual blocks L",
+    growth_ax.set(xlabel="residual blocks L",
                   ylabel="log2 E[h_L^2] / E[h_0^2] at init (bits)",
                   title="growth at init (dashed: L log2(1 + g))")
     for ax in (acc_ax, growth_ax):
         xs = sorted(sweep["blocks"].unique())
+        ax.set_xscale("log", base=2)
         ax.set_xticks(xs, [str(x) for x in xs])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.grid(alpha=0.3)
     acc_ax.legend(fontsize=8)
     fig.tight_layout()

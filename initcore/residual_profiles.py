@@ -67,8 +67,18 @@ SWEEP_BOUNDS: dict[str, tuple[Bound, ...]] = {}  # the sweep is a figure: no per
 
 MNIST1D_RECIPE = Recipe(hidden=(100, 100), optimizer="adam", lr=0.01, batch_size=100,
                         epochs=150)
-MNIST1D_BOUNDS_MLP: dict[str, tuple[Bound, ...]] = {}
-MNIST1D_BOUNDS_LOGISTIC: dict[str, tuple[Bound, ...]] = {}
+_M1D_SRC = ("mnist1d (make_dataset defaults), Adam 1e-2, batch 100, 150 epochs, torch_default, "
+            "seeds 0-4, default kernels (docs/residual.md)")
+# floors and ceilings: the lowest / highest seed -+ 3 points (>= 3.8 seed stds)
+MNIST1D_BOUNDS_MLP: dict[str, tuple[Bound, ...]] = {"torch_default": (
+    Bound(min_acc=0.63, max_acc=0.71, why="Greydanus (2020): the MLP reaches 68% on MNIST-1D "
+          "(a CNN 94%): no spatial prior", measured=f"{_M1D_SRC}: 40-100-100-10, mean 67.04 "
+          "std 0.48 min 66.50 max 67.60"),)}
+MNIST1D_BOUNDS_LOGISTIC: dict[str, tuple[Bound, ...]] = {"torch_default": (
+    Bound(min_acc=0.27, max_acc=0.36, why="Greydanus (2020): logistic regression reaches 32% "
+          "on MNIST-1D: the classes are not linearly separable",
+          measured=f"{_M1D_SRC}: 40-10, mean 31.34 std 0.79 min 30.60 max 32.50"),)}
+# Not measured this session (no bounds yet): trained and reported by the residual profile.
 MNIST1D_SEED_BOUNDS: dict[str, tuple[Bound, ...]] = {}
 MNIST1D_RESIDUAL_BOUNDS: dict[str, tuple[Bound, ...]] = {}
 
@@ -91,9 +101,10 @@ MNIST1D_EXPERIMENTS = (
 )
 
 # Published MNIST-1D test accuracies (greydanus/mnist1d README table) and the tolerance on the
-# mean over seeds: set from the measurement in docs/residual.md.
+# mean over seeds. Measured means 31.34 and 67.04 (0.66 and 0.96 points off; seed std 0.79 and
+# 0.48, so the mean of 5 seeds moves by ~0.3): 3 points is > 2 points of margin.
 MNIST1D_PUBLISHED = {"mnist1d-logistic": 0.32, "mnist1d-mlp": 0.68}
-MNIST1D_TOL = 0.04
+MNIST1D_TOL = 0.03
 
 # (experiment, better, worse, gap): every seed of `better` beats every seed of `worse` (diverged
 # counted as 0) by `gap` at the last epoch; margins measured in docs/residual.md.

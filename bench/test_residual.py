@@ -7,7 +7,7 @@ nn.Linear's default 1/18; depth-scaled He 2/L. Fixup, SkipInit, ReZero and ZerO 
 branch output exactly 0, so the stream leaves the last block exactly as it left the stem.
 
 In training (profiles ``residual`` and ``nightly``): the orderings below, with margins from
-seeds measured under default and portable kernels (docs/residual.md), and the depth-sweep
+seeds measured under the default kernels (docs/residual.md), and the depth-sweep
 figure and the MNIST-1D published-vs-measured table written into the run's report folder.
 """
 

@@ -15,9 +15,9 @@
 * ``mnist1d-seed``: the seed recipe's schemes (the registry's MLP schemes) on MNIST-1D, the seed
   recipe's net with 40 inputs; ``mnist1d-residual``: the residual schemes on a 16-block ResMLP.
 
-Bounds come from seeds measured under default and portable kernels
-(``ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1``); the numbers are in each Bound's
-``measured`` and in docs/residual.md.
+Bounds come from seeds measured under the default kernels (the portable-kernel run,
+``ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1``, is still owed: docs/residual.md); the numbers
+are in each Bound's ``measured`` and in docs/residual.md.
 """
 
 from __future__ import annotations

@@ -228,3 +228,14 @@ def test_mnist1d_is_generated_offline_at_the_published_size() -> None:
     assert len(counts) == 10 and all(350 <= c <= 450 for c in counts), f"~400 a class: {counts}"
     for scaling in ("unit", "symmetric", "standard"):
         assert rescale(mnist1d, scaling) is mnist1d, f"signals kept as generated ({scaling})"
+
+
+def test_recipe_without_hidden_layers_is_logistic_regression(small_data: Dataset) -> None:
+    """hidden = () (MNIST-1D's logistic baseline): one Linear layer, in both trainers."""
+    config = Recipe(hidden=(), epochs=1)
+    model = build_model("torch_default", 0, small_data, config)
+    layers = initializers.linear_layers(model)
+    assert [(lin.in_features, lin.out_features) for lin in layers] == [(784, 10)], layers
+    grid = train_grid(["torch_default"], [0], small_data, config)[0]
+    single = train("torch_default", 0, small_data, config)
+    assert grid.final_acc == pytest.approx(single.final_acc, abs=0.002) and grid.final_acc > 0.6

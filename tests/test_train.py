@@ -41,7 +41,7 @@ def metrics(result: RunResult) -> list[tuple]:
     ("lr", math.inf, "learning rate"),
     ("batch_size", 0, "batch size"), ("batch_size", -64, "batch size"),
     ("momentum", 1.0, "momentum"), ("momentum", -0.1, "momentum"),
-    ("hidden", (), "hidden"), ("hidden", (64, 0), "hidden"),
+    ("hidden", (64, 0), "hidden"),  # () is valid: no hidden layer, logistic regression
     ("activation", "swish", "activation"),
 ])
 def test_train_config_rejects_nonsense(field: str, value, words: str) -> None:

@@ -58,10 +58,12 @@ RESIDUAL_BOUNDS: dict[str, tuple[Bound, ...]] = {
                        "85.52 std 1.21 min 83.70 max 87.00"),),
     "rezero": (Bound(min_acc=0.76, why=_ZERO_BRANCH, measured=f"{_RES_SRC}: default mean 85.04 "
                      "std 2.08 min 82.70 max 87.80"),),
-    "zero_residual": (Bound(min_acc=0.36, why=_ZERO_BRANCH + "; its partial-identity stem "
+    # ZerO's seeds spread with the kernels (seed 3: 52.3 default, 36.3 portable), so its floor
+    # is the lowest seed of both runs minus 16 points, well above chance (10%).
+    "zero_residual": (Bound(min_acc=0.20, why=_ZERO_BRANCH + "; its partial-identity stem "
                             "passes pixels 0-127, blank on 64% of the digits, so it trails",
                             measured=f"{_RES_SRC}: default mean 56.70 std 4.94 min 51.00 "
-                            "max 62.30"),),
+                            "max 62.30; portable mean 53.84 std 10.74 min 36.30 max 62.10"),),
 }
 SWEEP_BOUNDS: dict[str, tuple[Bound, ...]] = {}  # the sweep is a figure: no per-cell bounds
 

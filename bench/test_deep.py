@@ -23,7 +23,6 @@ bench/test_accuracy.py; this file asserts what a single cell cannot say:
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -120,7 +119,7 @@ STALLED = 0.12
 
 
 def test_deep_vanishing_gradient_at_init_predicts_the_stall(profile, trained, dataset_loader,
-                                                            pytestconfig):
+                                                            bench_session):
     """Probes at init (initcore.probes, first seed) against the training outcome.
 
     Var(dL/dz_1) / Var(dL/dz_depth) = prod_l n_{l+1} Var(W_{l+1}) E[phi'(z_l)^2]: below VANISHED
@@ -157,9 +156,7 @@ def test_deep_vanishing_gradient_at_init_predicts_the_stall(profile, trained, da
                 problems.append(f"{experiment.name} {init}: gradient ratio {ratio:.1e} at init "
                                 f"but a seed never left the constant prediction (best epochs "
                                 f"{best})")
-    folder = Path(pytestconfig.getoption("report_dir"))
-    run_id = reports.shared_run_id(pytestconfig.getoption("run_id"))
-    reports.write_csv_atomic(pd.concat(tables), folder / run_id / probes.PROBES_FILE)
+    reports.write_csv_atomic(pd.concat(tables), bench_session.run_dir / probes.PROBES_FILE)
     assert not problems, " | ".join(problems)
 
 
@@ -167,7 +164,7 @@ SWEEP_PREFIX = "sweep-"
 SWEEP_FILE = "activation_sweep.csv"
 
 
-def test_activation_sweep_table(profile, trained, pytestconfig):
+def test_activation_sweep_table(profile, trained, bench_session):
     """Final test accuracy (mean over seeds), initializer x activation, saved as a report.
 
     The relu column is the profile's seed-recipe experiment (same architecture and recipe);
@@ -186,9 +183,7 @@ def test_activation_sweep_table(profile, trained, pytestconfig):
         columns[experiment.config.activation] = final
     table = pd.DataFrame(columns)
     table.index.name = "init"
-    folder = Path(pytestconfig.getoption("report_dir"))
-    run_id = reports.shared_run_id(pytestconfig.getoption("run_id"))
-    reports.write_csv_atomic(table.reset_index(), folder / run_id / SWEEP_FILE)
+    reports.write_csv_atomic(table.reset_index(), bench_session.run_dir / SWEEP_FILE)
     print(f"\nfinal test accuracy (%), mean over seeds ({', '.join(names)}):")
     print((100 * table).round(2).to_string())
     best = table.max()

@@ -109,7 +109,7 @@ def test_throughput_grid(models, timed, throughput_setup):
 PEAK_MEMORY_LIMIT_MB = 4096
 
 
-def test_peak_memory(experiment_name, benchmark, profile, pytestconfig):
+def test_peak_memory(experiment_name, benchmark, profile, bench_session):
     """Peak resident memory of training each of the profile's grids, in a fresh process.
 
     Memory is not noise-sensitive as time is, so this one asserts: a grid must stay within
@@ -117,9 +117,9 @@ def test_peak_memory(experiment_name, benchmark, profile, pytestconfig):
     extra_info (group "memory"); under xdist (benchmark disabled) the check still runs.
     """
     experiment = next(e for e in profile.experiments if e.name == experiment_name)
-    args = (experiment.dataset, pytestconfig.getoption("data_dir"), experiment.inits,
-            experiment.seeds, replace(experiment.config, device=pytestconfig.getoption("device")))
-    kwargs = {"download": pytestconfig.getoption("download")}
+    args = (experiment.dataset, bench_session.data_dir, experiment.inits,
+            experiment.seeds, replace(experiment.config, device=bench_session.device))
+    kwargs = {"download": bench_session.download}
     if benchmark.disabled:
         memory = grid_peak_memory(*args, **kwargs)
     else:

@@ -31,7 +31,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,6 +44,7 @@ from .data import Dataset
 from .experiments import Experiment
 from .grid import train_grid
 from .models import mlp_sizes
+from .options import parse_shard  # noqa: F401  (the one parser of --shard, re-exported)
 from .reports import ReportError
 from .train import Progress, RunResult
 
@@ -83,14 +83,6 @@ class Shard:
 def part_cells(part: Experiment) -> list[tuple[str, str, int]]:
     """(experiment, init, seed) of every model of a part, init-major as train_grid orders them."""
     return [(part.name, init, seed) for init in part.inits for seed in part.seeds]
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/n"`` -> (i, n) with 1 <= i <= n; ValueError (one line) otherwise."""
-    match = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", text)
-    if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise ValueError(f"--shard must be i/n with 1 <= i <= n (e.g. 2/4), got {text!r}")
-    return int(match[1]), int(match[2])
 
 
 def cost(part: Experiment) -> float:
@@ -214,15 +206,18 @@ def shard_table(done: Sequence[PartResult]) -> pd.DataFrame:
                           "seconds": round(d.seconds, 3)} for d in done])
 
 
-def ordered_results(experiment: Experiment, done: Sequence[PartResult]
+def ordered_results(experiment: Experiment, done: Sequence[PartResult], partial: bool = False
                     ) -> tuple[list[RunResult], list[int]]:
     """The experiment's results from its parts, in the single grid's order (init-major), with
-    the grid size each was trained in."""
+    the grid size each was trained in; ``partial``: only the cells trained (one shard's, or the
+    finished shards'), else every cell of the experiment must be there."""
     found = {(r.init, r.seed): (r, len(d.results))
              for d in done if d.part.name == experiment.name for r in d.results}
     cells = [(init, seed) for init in experiment.inits for seed in experiment.seeds]
     missing = [c for c in cells if c not in found]
-    if missing:
+    if partial:
+        cells = [c for c in cells if c in found]
+    elif missing:
         raise ReportError(f"{experiment.name}: no result for {len(missing)} cell(s), e.g. "
                           f"{missing[0][0]} seed {missing[0][1]}")
     return [found[c][0] for c in cells], [found[c][1] for c in cells]

@@ -87,13 +87,45 @@ def tables(experiment: Experiment, results: list[RunResult], sizes: list[int], *
                                  trainer=trainer, grid_size=len(results), env=env)
     epochs["grid_size"] = [size for r, size in zip(results, sizes) for _ in r.epochs]
     formulas = {name: initializers.get(name).formula for name in experiment.inits}
+    summary = summary_of(epochs, formulas, experiment=experiment.name if profile else None,
+                         profile=profile, calibration=calibration)
+    if profile is not None:
+        epochs.insert(1, "experiment", experiment.name)
+        epochs.insert(1, "profile", profile)
+    return epochs, summary
+
+
+def summary_of(epochs: pd.DataFrame, formulas: dict[str, str], *, experiment: str | None = None,
+               profile: str | None = None, calibration: float | None = None) -> pd.DataFrame:
+    """The summary table of one experiment's per-epoch rows (:func:`initcore.reports.summarize`:
+    final and epoch-1 accuracy over seeds), named by ``profile`` and ``experiment`` (a bench
+    run's), with this run's matmul ``calibration``: the one place a summary is built, for a
+    trained run and for merged shards alike."""
     summary = reports.summarize(epochs, formulas)
     if profile is not None:
-        for frame in (epochs, summary):
-            frame.insert(1, "experiment", experiment.name)
-            frame.insert(1, "profile", profile)
+        summary.insert(1, "experiment", experiment)
+        summary.insert(1, "profile", profile)
+    if calibration is not None:
         summary["matmul_gflops"] = calibration
-    return epochs, summary
+    return summary
+
+
+def merge(folders: Sequence[str | Path], run_id: str
+          ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Shard run folders as one run (:func:`initcore.shards.merge` checks them and orders their
+    rows): (epochs as the text written, summaries recomputed from the rows, run.json info)."""
+    merged = shards.merge(folders, run_id)
+    grid, numbers = merged.info["grid"], merged.numbers
+    parts = []
+    for e in grid["experiments"]:
+        name = e["experiment"]
+        rows = numbers[numbers["experiment"] == name] if merged.named else numbers
+        profile = (rows["profile"].iloc[0] if "profile" in rows else grid["profile"]) \
+            if merged.named else None
+        parts.append(summary_of(rows.reset_index(drop=True), merged.formulas,
+                                experiment=name if merged.named else None, profile=profile,
+                                calibration=merged.calibrations.get(name)))
+    return merged.epochs, pd.concat(parts, ignore_index=True), merged.info
 
 
 def write_rows(folder: Path, epochs: pd.DataFrame, summary: pd.DataFrame | None,

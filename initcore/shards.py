@@ -21,8 +21,8 @@ of CPU. A shard records its thread count in ``run.json``.
 :func:`merge` combines shard run folders: it checks they come from one commit and one grid
 (profile, recipes, datasets, initializers, seeds), that every cell (experiment, init, seed) is
 there exactly once, then concatenates the per-epoch rows in the order the single-process run
-writes them and recomputes the summaries from those rows (a mean or a std over seeds cannot be
-merged from partial summaries).
+writes them; :func:`initcore.runs.merge` recomputes the summaries from those rows (a mean or a
+std over seeds cannot be merged from partial summaries).
 """
 
 from __future__ import annotations
@@ -251,11 +251,15 @@ def shard_record(shard: Shard, experiments: Sequence[Experiment], profile: str |
 
 @dataclass
 class Merged:
-    """The merged run: text rows of epochs.csv (as written), recomputed summary, provenance."""
+    """The merged rows: epochs.csv's text rows (as written) and their numbers, in the single
+    run's order, with what the summaries are recomputed from (:func:`initcore.runs.merge`)."""
 
-    epochs: pd.DataFrame
-    summary: pd.DataFrame
-    info: dict
+    epochs: pd.DataFrame  # text, as the shards wrote it (run_id replaced)
+    numbers: pd.DataFrame  # the same rows parsed (see _as_numbers)
+    named: bool  # rows carry profile and experiment columns (pytest bench shards)
+    formulas: dict[str, str]  # init -> formula, from the shards' summaries
+    calibrations: dict[str, float]  # experiment -> mean of its shards' matmul GFLOP/s
+    info: dict  # provenance for run.json (grid, shards, commit)
 
 
 def _read_shard(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -364,28 +368,21 @@ def merge(folders: Sequence[str | Path], run_id: str) -> Merged:
     text = text.iloc[order].reset_index(drop=True).assign(run_id=run_id)
     numbers = numbers.iloc[order].reset_index(drop=True).assign(run_id=run_id)
 
-    # --- summaries recomputed from the rows -----------------------------------------------------
+    # --- what the summaries are recomputed from (initcore.runs.merge) ------------------------
     shard_summaries = pd.concat([s[4] for s in shards], ignore_index=True)
     formulas = dict(zip(shard_summaries["init"], shard_summaries.get(
         "formula", pd.Series("", shard_summaries.index))))
-    parts = []
-    for e in grid["experiments"]:
-        rows = numbers[numbers["experiment"] == e["experiment"]] if named else numbers
-        summary = reports.summarize(rows.reset_index(drop=True), formulas)
-        if named:
-            summary.insert(1, "experiment", e["experiment"])
-            summary.insert(1, "profile", rows["profile"].iloc[0] if "profile" in rows
-                           else grid["profile"])
-            if "matmul_gflops" in shard_summaries:  # each shard's calibration; their mean
-                mine = shard_summaries[shard_summaries["experiment"] == e["experiment"]]
-                summary["matmul_gflops"] = pd.to_numeric(mine["matmul_gflops"]).mean()
-        parts.append(summary)
+    calibrations = {}
+    if named and "matmul_gflops" in shard_summaries:  # each shard's calibration; their mean
+        for e in grid["experiments"]:
+            mine = shard_summaries[shard_summaries["experiment"] == e["experiment"]]
+            calibrations[e["experiment"]] = pd.to_numeric(mine["matmul_gflops"]).mean()
     info = {"profile": grid["profile"], "merged_from": [str(s[0]) for s in shards],
             "shards": [{"folder": str(s[0]), "name": s[1].get("name"),
                         "cells": s[1].get("cells"), "torch_threads": s[1].get("torch_threads"),
                         "nodes": s[1].get("nodes")} for s in shards],
             "commit": first.get("commit"), "grid": grid}
-    return Merged(text, pd.concat(parts, ignore_index=True), info)
+    return Merged(text, numbers, named, formulas, calibrations, info)
 
 
 def run_parts_locally(shard: str, parts: Sequence[Experiment],

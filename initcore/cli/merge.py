@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import reports, runs, shards
+from .. import reports, runs
 from .common import add_report_options
 
 HELP = "combine shard run folders into one run (rows concatenated, summaries recomputed)"
@@ -28,16 +28,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     run_dir = reports.new_run_dir(args.report_dir, args.run_id)
-    merged = shards.merge(args.shards, run_dir.name)
+    epochs, summary, info = runs.merge(args.shards, run_dir.name)
     # The rest of the one run pipeline (initcore.runs): claim, rows, leaderboard, complete.
     runs.claim(args.report_dir, run_dir.name)
-    runs.write_rows(run_dir, merged.epochs, merged.summary, whole=True)
+    runs.write_rows(run_dir, epochs, summary, whole=True)
     runs.write_leaderboard(run_dir)
-    runs.complete(run_dir, command=["initcore", "merge", *sys.argv[2:]], **merged.info)
-    n_models = len(merged.epochs.drop_duplicates(
-        [c for c in ("experiment", "init", "seed") if c in merged.epochs]))
+    runs.complete(run_dir, command=["initcore", "merge", *sys.argv[2:]], **info)
+    n_models = len(epochs.drop_duplicates(
+        [c for c in ("experiment", "init", "seed") if c in epochs]))
     print(f"merged {len(args.shards)} shard(s): {n_models} models, "
-          f"{len(merged.epochs)} epoch rows")
-    print(reports.format_summary(merged.summary))
+          f"{len(epochs)} epoch rows")
+    print(reports.format_summary(summary))
     print(f"reports: {run_dir}/{reports.EPOCHS_FILE}, {run_dir}/{reports.SUMMARY_FILE}")
     return 0

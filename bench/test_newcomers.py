@@ -26,7 +26,7 @@ import torch
 from initcore import initializers, leaderboard, probes, regression, reports, session
 from initcore.bounds import DEPTH_LOG_TOL, VERDICT_DECADES
 from initcore.experiments import Bound, check_bound
-from initcore.train import TrainConfig, build_model
+from initcore.train import Recipe, build_model
 
 
 def majority_share(dataset) -> float:
@@ -128,7 +128,7 @@ def test_signal_at_depth_reported(init, dataset_loader, pytestconfig):
     that law (bench/test_theory.py checks its own). The row, with the verdict
     vanishes/holds/explodes, goes into the run's theory.csv."""
     mnist5k = dataset_loader("mnist-5k")
-    recipe = TrainConfig(hidden=(WIDTH,) * DEPTH)
+    recipe = Recipe(hidden=(WIDTH,) * DEPTH)
     model = build_model(init, 0, mnist5k, recipe)
     other = build_model(init, 1, mnist5k, recipe)
     deterministic = all(torch.equal(a, b) for a, b in zip(model.parameters(),

@@ -39,7 +39,7 @@ from initcore.bounds import (
 )
 from initcore.initializers import METAINIT_STEPS, linear_layers, lsuv_, metainit_, variance_scaling_
 from initcore.models import MLP
-from initcore.train import TrainConfig, build_model
+from initcore.train import Recipe, build_model
 
 DEPTH, WIDTH, BATCH = 16, THEORY_WIDTH, 256  # the ReLU ratio net: 784 -> 256 x 16 -> 10
 
@@ -65,7 +65,7 @@ def relu_net(init: str, data, seed: int = 0, *, zero_bias: bool = True, scale: f
     Built once per (init, seed) and copied, so tests share LSUV's data-driven (slow) init.
     """
     if (init, seed) not in _BUILT:
-        _BUILT[init, seed] = build_model(init, seed, data, TrainConfig(hidden=(WIDTH,) * DEPTH))
+        _BUILT[init, seed] = build_model(init, seed, data, Recipe(hidden=(WIDTH,) * DEPTH))
     model = copy.deepcopy(_BUILT[init, seed])
     with torch.no_grad():
         for layer in linear_layers(model):
@@ -224,7 +224,7 @@ def _tanh_gradient_profile(init: str, data, batch) -> tuple[float, float]:
     predicted = prod_{l=1..4} n_{l+1} Var(W_{l+1}) E[tanh'(z_l)^2], with the drawn weights and the
     measured slopes.
     """
-    model = build_model(init, 0, data, TrainConfig(hidden=(1000,) * 5, activation="tanh"))
+    model = build_model(init, 0, data, Recipe(hidden=(1000,) * 5, activation="tanh"))
     p = probes.probe_model(model, *batch)
     # n_{l+1} Var(W_{l+1}) with n_{l+1} the fan-out: every hidden W is 1000 x 1000, fan-out = fan-in
     gain = np.array(p["fan_in_weight_var"][1:5]) * np.array(p["act_deriv_sq"][:4])
@@ -390,6 +390,6 @@ def test_constant_init_hidden_units_stay_identical(activation, mnist5k):
         assert s[1] / s[0] < 1e-4, f"layer {i}: weight not rank 1 (s2/s1 = {s[1] / s[0]:.2e})"
 
     control = build_model("he_normal", 0, mnist5k,
-                          TrainConfig(hidden=(64, 32), activation=activation))
+                          Recipe(hidden=(64, 32), activation=activation))
     _train_steps(control, mnist5k)
     assert _row_spread(linear_layers(control)[0].weight) > 1, "He units should differ"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .train import TrainConfig
+from .train import Recipe
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Experiment:
 
     name: str  # unique within a profile, used in test ids and report rows
     dataset: str  # initcore.data.DATASETS
-    config: TrainConfig  # architecture and recipe
+    config: Recipe  # architecture and recipe
     inits: tuple[str, ...]  # initializers trained (all of the registry by default)
     seeds: tuple[int, ...]  # seeds trained
     bounds: dict[str, tuple[Bound, ...]] = field(default_factory=dict)  # init -> bounds

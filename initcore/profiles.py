@@ -29,9 +29,9 @@ from .bounds import (
 from .experiments import Experiment, Profile
 from .initializers import builtin_names
 from .recipes import shipped
-from .train import TrainConfig
+from .train import Recipe
 
-SEED_RECIPE = TrainConfig()  # 784-256-128-10 ReLU, SGD 0.01/0.9, batch 64, 10 epochs
+SEED_RECIPE = Recipe()  # 784-256-128-10 ReLU, SGD 0.01/0.9, batch 64, 10 epochs
 # Every built-in scheme; schemes from plugins and --init are added to every experiment of a
 # profile when a bench session starts (initcore.session.profile_from).
 ALL = tuple(builtin_names())
@@ -40,10 +40,10 @@ ALL = tuple(builtin_names())
 # rates, and what was measured, is told with their bounds in initcore/bounds.py.
 # 30 x 256 ReLU, SGD momentum 0.9, batch 64, 2 epochs, at lr 0.001 (not the seed recipe's 0.01,
 # at which this depth is chaotic: see DEEP_RELU_BOUNDS).
-DEEP_RELU = TrainConfig(hidden=(256,) * 30, epochs=2, lr=0.001)
-DEEP_TANH = TrainConfig(hidden=(256,) * 30, epochs=2, activation="tanh")  # the seed recipe's lr
+DEEP_RELU = Recipe(hidden=(256,) * 30, epochs=2, lr=0.001)
+DEEP_TANH = Recipe(hidden=(256,) * 30, epochs=2, activation="tanh")  # the seed recipe's lr
 DEEP_SHORT = Experiment("deep-relu-short", "mnist-5k",
-                        TrainConfig(hidden=(64,) * 30, epochs=3, lr=0.001),
+                        Recipe(hidden=(64,) * 30, epochs=3, lr=0.001),
                         ("he_normal", "lsuv", "xavier_normal", "torch_default"), (0, 1, 2, 3, 4),
                         DEEP_SHORT_BOUNDS, deep=True)
 DEEP_EXPERIMENTS = (

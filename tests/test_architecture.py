@@ -166,7 +166,7 @@ def test_architecture_no_private_name_crosses_a_module() -> None:
 
 def test_architecture_reader_sees_function_level_imports() -> None:
     """The import reader resolves relative, absolute and function-level imports."""
-    tree = ast.parse("from .train import TrainConfig\n"
+    tree = ast.parse("from .train import Recipe\n"
                      "def f():\n    from . import grid\n    import initcore.models\n")
     module = "initcore.speed"
     targets = set()

@@ -24,6 +24,8 @@ LAYERS: dict[str, int] = {
     # 0. leaves: files, devices, data, the initializer registry
     "initcore": 0, "initcore.files": 0, "initcore.device": 0, "initcore.data": 0,
     "initcore.initializers": 0, "initcore.init_functions": 0,
+    # the registry, initcore's own schemes and plugin loading (initializers: their public face)
+    "initcore.registry": 0, "initcore.schemes": 0, "initcore.plugins": 0,
     # the option table (torch-free: the plugin imports it in every pytest session)
     "initcore.options": 0,
     # 1. the networks

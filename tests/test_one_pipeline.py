@@ -109,3 +109,44 @@ def test_update_baseline_merges_the_run_into_the_baseline_as_text(tmp_path) -> N
     assert (he["run_id"], he["acc_mean"], he["acc_std"]) == ("new", "0.91234567890123456",
                                                              "0.0200"), he.to_dict()
     assert merged[merged["init"] == "zeros"].iloc[0]["run_id"] == "old"
+
+
+class FakeConfig:
+    """What BenchSession reads of a pytest config: getoption and a stash."""
+
+    def __init__(self, **values) -> None:
+        self.values = {f"initcore_{k}": v for k, v in values.items()}
+        self.stash: dict = {}
+
+    def getoption(self, name: str, default=None):
+        return self.values.get(name, default)
+
+
+def test_bench_session_finish_completes_the_run_and_updates_the_baseline(tmp_path) -> None:
+    """The end of a bench session, in-process: run.json last, the summary in the history, and
+    with --update-baseline the profile's baseline written from the run's summary."""
+    import json
+
+    import pandas as pd
+
+    from initcore import reports, session
+
+    config = FakeConfig(profile="smoke", device="cpu", backend="local", report_dir=str(tmp_path),
+                        run_id="r1", baseline_dir=str(tmp_path / "baseline"), cpus_per_shard=1,
+                        update_baseline=True, init=[])
+    bench = session.BenchSession(config)
+    folder = tmp_path / "r1"
+    folder.mkdir()
+    summary = pd.DataFrame({"run_id": ["r1"], "profile": ["smoke"],
+                            "experiment": ["seed-recipe"], "dataset": ["mnist-5k"],
+                            "model": ["mlp"], "recipe": ["r"], "init": ["he_normal"],
+                            "acc_mean": ["0.9123456789012345"]})
+    summary.to_csv(folder / reports.SUMMARY_FILE, index=False)
+    bench.finish(folder, 0)
+    marker = json.loads((folder / reports.MARKER_FILE).read_text())
+    assert marker["profile"] == "smoke" and set(marker["recipes"]) == {
+        "seed-recipe", "deep-relu-short"}, marker
+    history = pd.read_csv(tmp_path / reports.HISTORY_FILE, dtype=str)
+    assert list(history["run_id"]) == ["r1"], history
+    baseline = pd.read_csv(tmp_path / "baseline" / "smoke" / reports.SUMMARY_FILE, dtype=str)
+    assert list(baseline["acc_mean"]) == ["0.9123456789012345"], baseline

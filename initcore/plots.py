@@ -31,6 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .errors import one_line
 from .files import write_atomic  # noqa: E402
 from .leaderboard import LEADERBOARD_FILE, REFERENCE  # noqa: E402
 from .probes import PROBE_COLUMNS, PROBES_FILE  # noqa: E402
@@ -291,7 +292,7 @@ def _load_checked(path: Path, required: list[str]) -> pd.DataFrame:
     try:
         table = load(path)
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise ReportError(f"{path}: not a readable report CSV ({' '.join(str(e).split())})") from e
+        raise ReportError(f"{path}: not a readable report CSV ({one_line(e)})") from e
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise ReportError(f"{path}: cannot plot it: missing column(s) {', '.join(missing)}")

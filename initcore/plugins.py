@@ -13,6 +13,7 @@ import os
 import sys
 from importlib import metadata
 
+from .errors import one_line
 from .registry import SCHEME_ATTRIBUTE, add_loader, get, register, registered
 
 ENTRY_POINT_GROUP = "initcore.initializers"  # where installed packages declare their schemes
@@ -42,7 +43,7 @@ def load_entry_points() -> list[str]:
             if callable(loaded) and not hasattr(loaded, SCHEME_ATTRIBUTE):
                 register(entry.name)(loaded)
         except Exception as e:  # any failure of third-party code: one line, with its name
-            raise PluginError(f"{where}: {type(e).__name__}: {' '.join(str(e).split())} "
+            raise PluginError(f"{where}: {type(e).__name__}: {one_line(e)} "
                               f"(set {NO_PLUGINS_ENV}=1 to skip plugins)") from None
         dist = getattr(entry, "dist", None)
         _PLUGINS_LOADED.append(f"{entry.name} = {entry.value}"
@@ -66,7 +67,7 @@ def load_reference(reference: str) -> str:
         target = importlib.import_module(module_name)
     except Exception as e:  # the user's module: any error in it is reported in one line
         raise PluginError(f"--init {reference}: cannot import {module_name!r} "
-                          f"({type(e).__name__}: {' '.join(str(e).split())})") from None
+                          f"({type(e).__name__}: {one_line(e)})") from None
     for part in attribute.split("."):
         if not hasattr(target, part):
             raise PluginError(f"--init {reference}: module {module_name!r} has no {attribute!r}")

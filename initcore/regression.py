@@ -38,6 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import one_line
 from .reports import SUMMARY_FILE, ReportError, load
 from .stats import welch_p_value  # the one Welch test (one-sided here: "current is lower")
 
@@ -123,7 +124,7 @@ def load_summary(path: str | Path) -> pd.DataFrame:
 
 
 def _first_line(error: Exception) -> str:
-    return " ".join(str(error).split())[:200] or type(error).__name__
+    return one_line(error, limit=200)
 
 
 def cell_name(key: tuple, keys: list[str]) -> str:

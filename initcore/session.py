@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from . import data, initializers, leaderboard, options, profiles, ray_backend, reports, runs, shards
 from .device import check_device
+from .errors import one_line
 from .experiments import Experiment, Profile
 from .files import file_lock
 from .train import RunResult, check_scheme
@@ -168,7 +169,7 @@ def load_user_schemes(config: pytest.Config) -> list[str]:
         for name in user_schemes():
             check_scheme(name)
     except ValueError as e:
-        pytest.exit(f"initcore: {' '.join(str(e).split())}", returncode=2)
+        pytest.exit(f"initcore: {one_line(e)}", returncode=2)
     return names
 
 

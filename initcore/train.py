@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from . import initializers
 from .data import SCALINGS, Dataset, rescale
 from .device import available_memory, sync
+from .errors import one_line
 from .models import MLP, check_activation, mlp_name, mlp_sizes
 
 DATA_ORDER_OFFSET = 1_000_003  # data-order generator seed = seed + this (a prime, far from seeds)
@@ -288,7 +289,7 @@ def check_scheme(init: str, n_features: int = 784, n_classes: int = 10) -> None:
         raise
     except Exception as e:  # the user's code: whatever it raises becomes one line
         raise ValueError(f"initializer {init!r} failed on a {n_features}-64-64-{n_classes} "
-                         f"MLP: {type(e).__name__}: {' '.join(str(e).split())}") from None
+                         f"MLP: {type(e).__name__}: {one_line(e)}") from None
 
 
 def epoch_order(generator: torch.Generator, n: int, device: str | torch.device) -> Tensor:

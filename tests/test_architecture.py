@@ -26,8 +26,8 @@ LAYERS: dict[str, int] = {
     "initcore.initializers": 0, "initcore.init_functions": 0,
     # the registry, initcore's own schemes and plugin loading (initializers: their public face)
     "initcore.registry": 0, "initcore.schemes": 0, "initcore.plugins": 0,
-    # the option table (torch-free: the plugin imports it in every pytest session)
-    "initcore.options": 0,
+    # the option table (torch-free: the plugin imports it in every pytest session), one-line errors
+    "initcore.options": 0, "initcore.errors": 0,
     # 1. the networks
     "initcore.models": 1,
     # 2. the trainers
@@ -394,3 +394,33 @@ def test_architecture_rules_catch_a_planted_violation(rule: str, tmp_path: Path)
     planted.write_text(source)
     found = check([planted])
     assert found, f"the {rule} rule did not catch {source!r}"
+
+
+def folded_errors(paths: list[Path] = SOURCES) -> list[str]:
+    """``" ".join(str(e).split())`` written outside initcore/errors.py (use errors.one_line)."""
+    found = []
+    for path in paths:
+        for node in ast.walk(_tree(path)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "join" and isinstance(node.func.value, ast.Constant)
+                    and node.func.value.value == " " and node.args
+                    and "split()" in ast.unparse(node.args[0])
+                    and "str(" in ast.unparse(node.args[0]) and path.name != "errors.py"):
+                found.append(f"{_where(path, node)} {ast.unparse(node)}")
+    return found
+
+
+def test_architecture_one_line_error_written_once() -> None:
+    found = folded_errors()
+    assert not found, "fold messages with initcore.errors.one_line: " + "; ".join(found)
+    planted = folded_errors_in_text("def f(e):\n    return ' '.join(str(e).split())\n")
+    assert planted, "the one-line-error rule did not catch a planted copy"
+
+
+def folded_errors_in_text(source: str) -> list[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "planted.py"
+        path.write_text(source)
+        return folded_errors([path])

@@ -13,7 +13,7 @@ import argparse
 import re
 from collections.abc import Sequence
 
-from .. import initializers, options
+from .. import errors, initializers, options
 from ..device import check_device
 from ..train import check_scheme
 
@@ -105,7 +105,7 @@ def check_at_least(args: argparse.Namespace, minimum: int, *names: str) -> None:
 
 def one_line(error: BaseException) -> str:
     """The message of ``error`` on one line (pandas and torch messages can span several)."""
-    return " ".join(str(error).split()) or type(error).__name__
+    return errors.one_line(error)
 
 
 def shard_request(args: argparse.Namespace) -> tuple[int, int] | None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
+import cli_helpers
 import pandas as pd
 import pytest
 
@@ -21,9 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_bench(*args: str, report_dir: Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider",
-               "--report-dir", str(report_dir), *args]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return cli_helpers.run_bench("--report-dir", str(report_dir), *args)
 
 
 def the_run_folder(report_dir: Path) -> Path:
@@ -84,10 +82,8 @@ def test_bench_from_a_scratch_folder_with_a_user_scheme(tmp_path: Path) -> None:
     the scheme in a file there, `pytest bench --init mymodule:my_init` trains it in every smoke
     experiment, tests it and ranks it in leaderboard.csv."""
     (tmp_path / "mymodule.py").write_text(USER_MODULE)
-    command = [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider",
-               "--init", "mymodule:my_init", "--seeds", "2", "--report-dir", "r",
-               "-k", "my_init", "-rA"]
-    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    proc = cli_helpers.run_bench("--init", "mymodule:my_init", "--seeds", "2", "--report-dir",
+                                 "r", "-k", "my_init", "-rA", cwd=tmp_path)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Traceback" not in output, output[-4000:]
     # The claim's own outcome (-rA lists every test's): "not worse than he_normal" held.
@@ -108,9 +104,7 @@ def test_bench_from_a_scratch_folder_with_a_user_scheme(tmp_path: Path) -> None:
 
 def test_bench_bad_user_scheme_is_one_line_exit_2(tmp_path: Path) -> None:
     (tmp_path / "mymodule.py").write_text(USER_MODULE)
-    command = [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider",
-               "--init", "mymodule:broken", "--report-dir", "r"]
-    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    proc = cli_helpers.run_bench("--init", "mymodule:broken", "--report-dir", "r", cwd=tmp_path)
     output = (proc.stdout + proc.stderr).strip()
     assert proc.returncode == 2, output
     assert output.splitlines() == [

@@ -37,6 +37,7 @@ class Experiment:
     inits: tuple[str, ...]  # initializers trained (all of the registry by default)
     seeds: tuple[int, ...]  # seeds trained
     bounds: dict[str, tuple[Bound, ...]] = field(default_factory=dict)  # init -> bounds
+    margin: float = 0.005  # equivalence margin of its verdicts (initcore.verdicts), fraction
 
 
 @dataclass(frozen=True)

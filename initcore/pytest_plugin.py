@@ -46,8 +46,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--device", default="cpu", help="cpu (default) or cuda[:N]")
     group.addoption("--report-dir", default="reports", help="report folder (default: reports)")
     group.addoption("--run-id", default=None, help="run folder name (default: time-based)")
-    group.addoption("--seeds", type=int, default=None,
-                    help="override the profile's seed count (seeds 0..N-1)")
+    group.addoption("--seeds", type=seed_count, default=None,
+                    help="override the profile's seed count (seeds 0..N-1), or auto: batches of "
+                         "the profile's seeds until every scheme has a verdict against He")
+    group.addoption("--max-seeds", type=int, default=30, metavar="N",
+                    help="budget of --seeds auto (default 30)")  # initcore.verdicts.MAX_SEEDS
+    group.addoption("--margin", type=float, default=None, metavar="PT",
+                    help="equivalence margin of the leaderboard's verdicts, accuracy points "
+                         "(default: the experiment's, 0.5)")
     group.addoption("--baseline-dir", default="reports/baseline",  # session.DEFAULT_BASELINE_DIR
                     help="committed baselines, one folder per profile (default reports/baseline)")
     group.addoption("--timing-regressions", action="store_true",
@@ -72,6 +78,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="with --backend ray: number of shards (default: one per task slot)")
     group.addoption("--cpus-per-shard", type=int, default=1, metavar="C",
                     help="with --backend ray: CPUs (and torch threads) per task (default 1)")
+
+
+def seed_count(text: str) -> int | str:
+    """--seeds: a count or "auto"."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(text) from None  # pytest: "invalid seed_count value: 'x'" (one line)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -130,7 +146,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if folder is not None and folder.is_dir():  # the controller, after the last test
         from initcore import session as bench_session
 
-        bench_session.write_leaderboard(folder)
+        bench_session.write_leaderboard(folder, session.config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

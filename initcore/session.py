@@ -33,7 +33,7 @@ import pytest
 import torch
 from tqdm import tqdm
 
-from . import data, initializers, leaderboard, profiles, ray_backend, reports, shards
+from . import data, initializers, leaderboard, profiles, ray_backend, reports, shards, verdicts
 from .device import check_device
 from .experiments import Experiment, Profile
 from .files import file_lock
@@ -57,8 +57,12 @@ def whole_profile_from(config: pytest.Config) -> Profile:
     line) for an unknown profile or a seed count below 1."""
     try:
         profile = profiles.get(config.getoption("profile"))
-        if config.getoption("seeds") is not None:
+        if config.getoption("seeds") not in (None, "auto"):  # auto: the profile's, per look
             profile = profile.with_seeds(config.getoption("seeds"))
+        if config.getoption("margin") is not None:
+            profile = replace(profile, experiments=tuple(
+                replace(e, margin=config.getoption("margin") / 100)
+                for e in profile.experiments))
     except ValueError as e:
         raise pytest.UsageError(str(e)) from e
     if config.getoption("device") != "cpu":
@@ -160,8 +164,10 @@ def start(config: pytest.Config) -> tuple[Path, tuple[Path, Path] | None]:
     try:
         profiles.get(config.getoption("profile"))
         check_device(config.getoption("device"))
-        if seeds is not None and seeds < 1:
+        if seeds not in (None, "auto") and seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
+        if seeds == "auto":
+            check_auto_seeds(config)
         check_scale_out(config)
     except ValueError as e:
         raise pytest.UsageError(str(e)) from e
@@ -177,6 +183,20 @@ def start(config: pytest.Config) -> tuple[Path, tuple[Path, Path] | None]:
     except reports.ReportError as e:
         raise pytest.UsageError(str(e)) from e
     return folder, route_benchmark_json(config, folder)
+
+
+def check_auto_seeds(config: pytest.Config) -> None:
+    """ValueError (one line) for --seeds auto with options it cannot work with."""
+    if config.getoption("shard") is not None or config.getoption("backend") == "ray":
+        raise ValueError("--seeds auto trains seeds in batches here: no --shard or --backend ray")
+    if config.getoption("update_baseline"):
+        raise ValueError("--update-baseline needs the profile's fixed seeds, not --seeds auto")
+    most = config.getoption("max_seeds")
+    if most < max(len(e.seeds) for e in profiles.get(config.getoption("profile")).experiments):
+        raise ValueError(f"--max-seeds {most} is below the profile's seed count (one batch)")
+    margin = config.getoption("margin")
+    if margin is not None and margin <= 0:
+        raise ValueError(f"--margin must be > 0 points, got {margin:g}")
 
 
 def check_scale_out(config: pytest.Config) -> None:
@@ -252,15 +272,24 @@ def finish(folder: Path, profile_name: str, status: int | None, info: dict | Non
                                folder.parent / reports.HISTORY_FILE)
 
 
-def write_leaderboard(folder: Path) -> Path | None:
+def write_leaderboard(folder: Path, config: pytest.Config | None = None) -> Path | None:
     """Rank the run's schemes per experiment (:mod:`initcore.leaderboard`) from its per-epoch
-    rows into ``<folder>/leaderboard.csv``; None when nothing was trained."""
+    rows into ``<folder>/leaderboard.csv``, with the verdicts of the design its seeds were
+    trained by (``config``: the session's options); None when nothing was trained."""
     path = folder / reports.EPOCHS_FILE
     if not path.exists():
         return None
     theory = folder / leaderboard.THEORY_FILE
+    design, margins = verdicts.Design(), None
+    if config is not None:
+        experiments = whole_profile_from(config).experiments
+        margins = {e.name: e.margin for e in experiments}
+        if config.getoption("seeds") == "auto":
+            design = verdicts.Design({e.name: len(e.seeds) for e in experiments},
+                                     config.getoption("max_seeds"))
     table = leaderboard.build(reports.load(path), set(initializers.builtin_names()),
-                              theory=pd.read_csv(theory) if theory.exists() else None)
+                              theory=pd.read_csv(theory) if theory.exists() else None,
+                              design=design, margins=margins)
     return reports.write_csv_atomic(table, folder / leaderboard.LEADERBOARD_FILE)
 
 
@@ -360,9 +389,12 @@ class TrainedExperiments:
             with file_lock(saved):
                 if saved.exists():
                     results, sizes = torch.load(saved, weights_only=False)
+                    experiment = replace(experiment, seeds=tuple(sorted({r.seed
+                                                                         for r in results})))
                     epochs, summary = self._tables(experiment, results, sizes)
                 else:
                     done = self._train(experiment)
+                    experiment = done.part  # --seeds auto: the seeds it took
                     results, sizes = shards.ordered_results(experiment, [done])
                     torch.save((results, sizes), saved)
                     epochs, summary = self._tables(experiment, results, sizes)
@@ -371,12 +403,41 @@ class TrainedExperiments:
         return self.cache[name]
 
     def _train(self, experiment: Experiment) -> shards.PartResult:
+        if self.config.getoption("seeds") == "auto":
+            return self._train_until_decided(experiment)
         dataset = self.datasets(experiment.dataset)
         total = len(experiment.inits) * len(experiment.seeds) * experiment.config.epochs
         shard = this_shard(self.config)
         with self.show_progress(), tqdm(total=total, unit="model-epoch",
                                         desc=f"train {experiment.name}", leave=False) as bar:
             return shards.train_part(shard.name if shard else "local", experiment, dataset, bar)
+
+    def _train_until_decided(self, experiment: Experiment) -> shards.PartResult:
+        """--seeds auto: grids of the experiment's seed count (seeds 0..k-1, k..2k-1, ...) until
+        every scheme is decided against He (:func:`initcore.verdicts.train_until_decided`); one
+        part holding every seed trained."""
+        dataset = self.datasets(experiment.dataset)
+        most = self.config.getoption("max_seeds")
+        parts: list[shards.PartResult] = []
+        with self.show_progress(), tqdm(total=len(experiment.inits) * most
+                                        * experiment.config.epochs, unit="model-epoch",
+                                        desc=f"train {experiment.name} (seeds auto)",
+                                        leave=False) as bar:
+            def train(seeds: tuple[int, ...]) -> pd.DataFrame:
+                parts.append(shards.train_part("local", replace(experiment, seeds=seeds),
+                                               dataset, bar))
+                return reports.epoch_table(parts[-1].results, run_id="", dataset="", model="",
+                                           trainer="grid", grid_size=0, env={})
+
+            counts = dataset.y_test.bincount(minlength=dataset.n_classes)
+            done = verdicts.train_until_decided(
+                train, set(initializers.builtin_names()), len(experiment.seeds), most,
+                verdicts.Design(margin=experiment.margin),
+                chance=float(counts.max() / counts.sum()), report=bar.write)
+        seeds = tuple(range(done.looks[-1]))
+        return replace(parts[0], part=replace(experiment, seeds=seeds),
+                       results=[r for p in parts for r in p.results],
+                       seconds=sum(p.seconds for p in parts))
 
     def _train_all_on_ray(self) -> None:
         """Every experiment of the profile, its shards as Ray tasks; each experiment's results

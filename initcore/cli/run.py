@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from .. import data, initializers, ray_backend, recipes, reports, shards
+from .. import data, initializers, leaderboard, ray_backend, recipes, reports, shards, verdicts
 from ..data import SCALINGS
 from ..experiments import Experiment
 from ..grid import train_grid
@@ -61,12 +61,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_options(parser)
     add_device_option(parser)
     add_init_option(parser)
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds, 0..N-1 (default 3)")
+    parser.add_argument("--seeds", type=seed_count, default=3,
+                        help="number of seeds, 0..N-1 (default 3), or auto: batches of "
+                             f"{AUTO_BATCH} seeds until every scheme has a verdict against He "
+                             "(initcore.verdicts) or --max-seeds are trained")
+    parser.add_argument("--max-seeds", type=int, default=verdicts.MAX_SEEDS,
+                        help=f"budget of --seeds auto (default {verdicts.MAX_SEEDS})")
+    parser.add_argument("--margin", type=float, default=100 * verdicts.MARGIN, metavar="PT",
+                        help="equivalence margin of the verdicts, accuracy points (default "
+                             f"{100 * verdicts.MARGIN:g})")
     add_recipe_options(parser)
     add_report_options(parser)
     parser.add_argument("--no-grid", action="store_true",
                         help="train one model at a time instead of the vectorized grid")
     add_shard_options(parser)
+
+
+AUTO_BATCH = 3  # seeds per look of --seeds auto: the profiles' seed count, one grid
+
+
+def seed_count(text: str) -> int | str:
+    """--seeds: a count or "auto"; argparse turns the ValueError into one usage line."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, got {text!r}") from None
 
 
 def add_recipe_options(parser: argparse.ArgumentParser) -> None:
@@ -123,7 +144,15 @@ _FLAG_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_d
 def handle(args: argparse.Namespace) -> int:
     # --- check everything before any work or any file ---------------------------------------
     inits = resolve_inits(args.init)
-    check_at_least(args, 1, "seeds")
+    auto = args.seeds == "auto"
+    check_at_least(args, 1, *(["max_seeds"] if auto else ["seeds"]))
+    if args.margin <= 0:
+        raise UsageError(f"--margin must be > 0 points, got {args.margin:g}")
+    if auto and (args.no_grid or args.shard or args.backend == "ray"):
+        raise UsageError("--seeds auto trains seeds in batches here: no --no-grid, --shard "
+                         "or --backend ray")
+    if auto:
+        args.seeds = min(AUTO_BATCH, args.max_seeds)  # what is checked and sized: one batch
     config = recipe_from(args)
     checked_device(args.device)
     shard_index = shard_request(args)
@@ -148,7 +177,10 @@ def handle(args: argparse.Namespace) -> int:
     try:
         with tqdm(total=total, unit="model-epoch", desc=f"{args.dataset}",
                   file=sys.stderr) as bar:
-            if args.no_grid:
+            if auto:
+                bar.total = len(inits) * args.max_seeds * config.epochs
+                sequential = _train_until_decided(args, inits, dataset, config, run_dir, bar)
+            elif args.no_grid:
                 results = [train(i, s, dataset, config, progress=bar)
                            for i in inits for s in seeds]
             elif shard is not None:
@@ -168,7 +200,11 @@ def handle(args: argparse.Namespace) -> int:
     trainer = "single" if args.no_grid else "grid"
     env = reports.environment(args.device)
     info: dict = {"command": ["initcore", *sys.argv[1:]], "recipe": config.as_dict()}
-    if done is None:
+    if auto:
+        epochs = sequential.epochs
+        info["seeds"] = {"auto": True, "batch": AUTO_BATCH, "max_seeds": args.max_seeds,
+                         "looks": sequential.looks, "decided": sequential.decided}
+    elif done is None:
         epochs = reports.epoch_table(
             results, run_id=run_dir.name, dataset=args.dataset, model=model, trainer=trainer,
             grid_size=1 if args.no_grid else len(results), env=env, recipe=config.describe())
@@ -186,11 +222,56 @@ def handle(args: argparse.Namespace) -> int:
         print(f"{shard.name}: {len(shard.cells())} of {len(inits) * len(seeds)} models; "
               f"merge the {shard.count} shard folders with `initcore merge`")
     else:
+        board = _leaderboard(args, epochs, dataset, sequential.looks if auto else None)
+        reports.write_csv_atomic(board, run_dir / leaderboard.LEADERBOARD_FILE)
         _write_or_keep(args.report_dir, run_dir, epochs, summary, **info)
     print(f"{args.dataset}, {model}, {config.describe()}")
     print(reports.format_summary(summary))
-    print(f"reports: {run_dir}/{reports.EPOCHS_FILE}, {run_dir}/{reports.SUMMARY_FILE}")
+    if shard is None:
+        print("\n".join(leaderboard.format_leaderboard(board)))
+    print(f"reports: {run_dir}/{reports.EPOCHS_FILE}, {run_dir}/{reports.SUMMARY_FILE}"
+          + ("" if shard else f", {run_dir}/{leaderboard.LEADERBOARD_FILE}"))
     return 0
+
+
+def _train_until_decided(args: argparse.Namespace, inits: list[str], dataset, config: Recipe,
+                         run_dir: Path, bar: tqdm) -> verdicts.SequentialRun:
+    """--seeds auto: grids of AUTO_BATCH seeds until every scheme is decided against He
+    (:func:`initcore.verdicts.train_until_decided`)."""
+    model = config.model_name(dataset.n_features, dataset.n_classes)
+    env = reports.environment(args.device)
+
+    def batch(seeds: tuple[int, ...]) -> pd.DataFrame:
+        results = train_grid(inits, list(seeds), dataset, config, progress=bar)
+        return reports.epoch_table(results, run_id=run_dir.name, dataset=args.dataset,
+                                   model=model, trainer="grid", grid_size=len(results), env=env,
+                                   recipe=config.describe())
+
+    done = verdicts.train_until_decided(
+        batch, set(initializers.builtin_names()), min(AUTO_BATCH, args.max_seeds),
+        args.max_seeds, verdicts.Design(margin=args.margin / 100),
+        chance=majority_share(dataset), report=lambda line: bar.write(line, file=sys.stderr))
+    bar.total = bar.n  # the seeds it took, not the budget
+    bar.refresh()
+    return done
+
+
+def _leaderboard(args: argparse.Namespace, epochs: pd.DataFrame, dataset,
+                 looks: list[int] | None) -> pd.DataFrame:
+    """The run's leaderboard.csv: ranks, and the verdicts of the design the seeds came from."""
+    design = verdicts.Design(margin=args.margin / 100)
+    if looks is not None:
+        design = verdicts.Design(min(AUTO_BATCH, args.max_seeds), args.max_seeds,
+                                 margin=args.margin / 100)
+    chance = majority_share(dataset)
+    return leaderboard.build(epochs, set(initializers.builtin_names()), chance=chance,
+                             design=design)
+
+
+def majority_share(dataset) -> float:
+    """The test-set share of the most frequent class (what the constant prediction scores)."""
+    counts = dataset.y_test.bincount(minlength=dataset.n_classes)
+    return float(counts.max() / counts.sum())
 
 
 GRID_NAME = "run"  # the one experiment of an `initcore run` grid, as shard records name it

@@ -184,10 +184,11 @@ def seeds_needed(d: np.ndarray, margin: float, level: float) -> float:
     room = effect if effect > margin else margin - effect
     if room <= 0:
         return math.inf
-    for n in range(2, MAX_NEEDED + 1):
-        if stats.t.ppf(1 - level / 2, n - 1) * sd / math.sqrt(n) < room:
-            return float(max(n, len(d) + 1))  # undecided now: at least one more
-    return math.inf
+    n = np.arange(2, MAX_NEEDED + 1)
+    enough = np.flatnonzero(stats.t.ppf(1 - level / 2, n - 1) * sd / np.sqrt(n) < room)
+    if len(enough) == 0:
+        return math.inf
+    return float(max(n[enough[0]], len(d) + 1))  # undecided now: at least one more
 
 
 def compare(d: np.ndarray, margin: float, level: float, robust: bool = False,

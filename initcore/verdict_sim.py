@@ -49,7 +49,15 @@ def simulate(s: Scenario, reps: int, seed: int = 0) -> dict[str, float]:
     """Share of each verdict over ``reps`` simulated comparisons, and the mean seeds used
     (the group-sequential rule of ``verdicts.sequential``, vectorized over the reps)."""
     rng = np.random.default_rng(seed)
-    d = rng.normal(s.delta, s.sd, (reps, s.max_seeds))
+    verdict, used = judge_rows(rng.normal(s.delta, s.sd, (reps, s.max_seeds)), s)
+    return {**{k: float(np.mean(verdict == k)) for k in verdicts.VERDICTS},
+            "mean_seeds": float(used.mean())}
+
+
+def judge_rows(d: np.ndarray, s: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """(verdict, seeds used) of every row of differences ``d`` (reps, max_seeds):
+    ``verdicts.sequential`` for many rows at once (tests/test_verdicts.py checks they agree)."""
+    reps = len(d)
     verdict = np.full(reps, "undecided", dtype=object)
     used = np.full(reps, s.max_seeds)
     before = 0.0
@@ -61,8 +69,7 @@ def simulate(s: Scenario, reps: int, seed: int = 0) -> dict[str, float]:
                           for e, lo, hi in zip(effect, low, high)], dtype=object)
         new = (verdict == "undecided") & (calls != "undecided")
         verdict[new], used[new] = calls[new], n
-    return {**{k: float(np.mean(verdict == k)) for k in verdicts.VERDICTS},
-            "mean_seeds": float(used.mean())}
+    return verdict, used
 
 
 def study(spreads: dict[str, float], k: int, reps: int = 400,
@@ -86,7 +93,7 @@ def main() -> int:
     spreads = {"smoke": math.sqrt(2) * 0.0108, "seed": math.sqrt(2) * 0.00153}
     k = 2 * 24  # comparisons of a 24-scheme board (vs He and vs best)
     table = study(spreads, k, int(sys.argv[1]) if len(sys.argv) > 1 else 400)
-    print(table.to_markdown(index=False, floatfmt=".3g"))
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     return 0
 
 

@@ -63,6 +63,7 @@ P(X > Y) (Mann-Whitney U / (n m), ties count one half).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -402,6 +403,7 @@ class SequentialRun:
     looks: list[int]
     verdicts: pd.DataFrame
     decided: bool
+    seconds: float = 0.0  # wall time of the whole loop (training and judging)
 
 
 def train_until_decided(train: Callable[[tuple[int, ...]], pd.DataFrame], builtin: set[str],
@@ -418,7 +420,7 @@ def train_until_decided(train: Callable[[tuple[int, ...]], pd.DataFrame], builti
     design = Design(batch, max_seeds, **({} if design is None else {
         "margin": design.margin, "alpha": design.alpha, "spending": design.spending}))
     tables: list[pd.DataFrame] = []
-    n, verdicts = 0, pd.DataFrame()
+    n, verdicts, start = 0, pd.DataFrame(), time.perf_counter()
     while n < max_seeds:
         seeds = tuple(range(n, min(n + batch, max_seeds)))
         tables.append(train(seeds))
@@ -429,12 +431,13 @@ def train_until_decided(train: Callable[[tuple[int, ...]], pd.DataFrame], builti
                          chance, margins=margins)
         left = undecided(verdicts, builtin)
         if report:
-            report(f"--seeds auto: {n} seeds, {len(left)} comparison(s) undecided")
+            report(f"--seeds auto: {n} seeds ({time.perf_counter() - start:.0f} s), "
+                   f"{len(left)} comparison(s) undecided")
         if left.empty:
             break
     epochs = pd.concat(tables, ignore_index=True)
     return SequentialRun(epochs, looks_of(n, batch), verdicts,
-                         undecided(verdicts, builtin).empty)
+                         undecided(verdicts, builtin).empty, time.perf_counter() - start)
 
 
 def sentence(row: pd.Series, experiment: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from initcore import cli, verdicts
-from initcore.verdict_sim import Scenario, simulate, t_intervals
+from initcore.verdict_sim import Scenario, judge_rows, simulate, t_intervals
 
 M = verdicts.MARGIN  # 0.005: half a point
 
@@ -95,6 +95,16 @@ SPREADS = {"smoke": math.sqrt(2) * 0.0108, "seed": math.sqrt(2) * 0.00153}
 
 def _slack(level: float) -> float:
     return 4 * math.sqrt(level * (1 - level) / REPS)
+
+
+def test_verdicts_simulation_judges_as_the_library_does() -> None:
+    s = Scenario(0.003, 0.004, 0.05, 3, 15)
+    d = np.random.default_rng(4).normal(s.delta, s.sd, (60, s.max_seeds))
+    verdict, used = judge_rows(d, s)
+    for row, v, n in zip(d, verdict, used):
+        one = verdicts.sequential(row, verdicts.looks_of(15, 3), 15, s.level, s.margin)
+        assert (one.verdict, one.n) == (v, n), (one, v, n)
+    assert len(set(verdict)) >= 2, f"the rows should not all end alike: {set(verdict)}"
 
 
 @pytest.mark.parametrize("level", [0.05, 0.10])

@@ -203,7 +203,8 @@ def handle(args: argparse.Namespace) -> int:
     if auto:
         epochs = sequential.epochs
         info["seeds"] = {"auto": True, "batch": AUTO_BATCH, "max_seeds": args.max_seeds,
-                         "looks": sequential.looks, "decided": sequential.decided}
+                         "looks": sequential.looks, "decided": sequential.decided,
+                         "seconds": round(sequential.seconds, 1)}
     elif done is None:
         epochs = reports.epoch_table(
             results, run_id=run_dir.name, dataset=args.dataset, model=model, trainer=trainer,

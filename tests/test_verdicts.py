@@ -5,13 +5,14 @@ and --seeds auto on the command line."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from initcore import verdicts
+from initcore import cli, verdicts
 from initcore.verdict_sim import Scenario, judge_rows, simulate, t_intervals
 
 M = verdicts.MARGIN  # 0.005: half a point
@@ -198,3 +199,35 @@ def test_verdicts_sentence_equivalent() -> None:
                          vs_he_needed=math.nan))
     assert verdicts.sentence(row, "seed-recipe").startswith(
         "my_init is equivalent to he_normal within +-0.5 pt on seed-recipe (12 seeds")
+
+
+# --- the command line ------------------------------------------------------------------------
+
+def test_cli_run_seeds_auto_writes_verdicts(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["run", "--init", "he_normal", "zeros", "--seeds", "auto", "--max-seeds",
+                     "6", "--epochs", "1", "--hidden", "16", "--report-dir", "r",
+                     "--run-id", "auto"])
+    out, err = capsys.readouterr()
+    assert code == 0, f"exit {code}: {err}"
+    board = pd.read_csv(tmp_path / "r" / "auto" / "leaderboard.csv").set_index("init")
+    assert board.loc["zeros", "verdict_vs_he"] == "worse", board.T
+    assert board.loc["zeros", "vs_he_seeds"] in (3, 6), "decided at a look of 3 seeds"
+    assert "verdict_vs_best" in board.columns and "iqm" in board.columns
+    assert "worse -" in out, out
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--seeds", "many"], "--seeds"),
+    (["--seeds", "auto", "--no-grid"], "--seeds auto"),
+    (["--seeds", "auto", "--max-seeds", "0"], "--max-seeds"),
+    (["--margin", "0"], "--margin"),
+])
+def test_cli_run_seeds_auto_bad_input_one_line(tmp_path: Path, monkeypatch, capsys, args,
+                                               words) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["run", "--init", "he_normal", "--epochs", "1", "--hidden", "16",
+                     "--report-dir", "r", *args])
+    _, err = capsys.readouterr()
+    assert code == cli.EXIT_USAGE and len(err.splitlines()) == 1 and words in err, (code, err)
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("*.csv"))

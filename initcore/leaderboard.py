@@ -8,8 +8,15 @@ scheme other than itself, and against ``he_normal``. As in the gate (:mod:`initc
 all the tests of one leaderboard form one family for Holm's procedure at ``ALPHA``, and a
 difference smaller than ``MIN_ACC_DROP`` is never called one, however small its p-value.
 
-Written as ``<run>/leaderboard.csv`` by ``pytest bench`` and printed in its terminal summary;
-``initcore plot`` draws it (:func:`initcore.plots.plot_leaderboard`).
+Beside those, the verdicts of :mod:`initcore.verdicts` (paired per seed; better / worse /
+equivalent within the margin / undecided with the seeds it would need; family-wise error at most
+``ALPHA`` over the board, valid under ``--seeds auto``'s optional stopping): ``verdict_vs_he``,
+``verdict_vs_best``, the paired effect with its interval, the margin, the seeds used, and
+rliable's interquartile mean and probability of improvement. The terminal lines show these
+verdicts; the Welch columns stay for the p-values.
+
+Written as ``<run>/leaderboard.csv`` by ``pytest bench`` and ``initcore run`` and printed in
+their terminal summary; ``initcore plot`` draws it (:func:`initcore.plots.plot_leaderboard`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import verdicts
 from .regression import ALPHA, MIN_ACC_DROP, holm_rejections
 from .stats import welch_two_sided  # the one Welch test (two-sided, per-seed values)
 
@@ -31,6 +39,14 @@ COLUMNS = ["experiment", "dataset", "model", "rank", "init", "source", "n_seeds"
            "acc_mean", "acc_std", "ci_low", "ci_high", "trains", "best_builtin",
            "vs_best_pt", "vs_best_p", "vs_best", "vs_he_pt", "vs_he_p", "vs_he", "n_var_half",
            "signal"]
+# The verdicts (initcore.verdicts.board), fractions like acc_mean; *_seeds: the seeds a verdict
+# was reached on, *_needed: for an undecided one, the seeds a fixed run would need.
+VERDICT_COLUMNS = ["margin", "seeds_used", "verdict_vs_he", "vs_he_effect", "vs_he_low",
+                   "vs_he_high", "vs_he_test", "vs_he_seeds", "vs_he_needed", "verdict_vs_best",
+                   "vs_best_other", "vs_best_effect", "vs_best_low", "vs_best_high",
+                   "vs_best_test", "vs_best_seeds", "vs_best_needed", "iqm", "iqm_low",
+                   "iqm_high", "p_improve_he"]
+COLUMNS += VERDICT_COLUMNS
 
 
 def final_accuracies(epochs: pd.DataFrame) -> pd.DataFrame:
@@ -64,12 +80,16 @@ def trains_threshold(chance: float) -> float:
 
 
 def build(epochs: pd.DataFrame, builtin: set[str], chance: float = 0.1135,
-          alpha: float = ALPHA, theory: pd.DataFrame | None = None) -> pd.DataFrame:
+          alpha: float = ALPHA, theory: pd.DataFrame | None = None,
+          design: verdicts.Design | None = None,
+          margins: dict[str, float] | None = None) -> pd.DataFrame:
     """The leaderboard of every experiment in ``epochs`` (the per-epoch report table).
 
     ``builtin``: the names of initcore's own schemes (the best of them is what a newcomer is
     compared with); ``chance``: the majority-class share of the test set (MNIST: 11.35%);
-    ``theory``: the run's theory.csv, whose n Var(W)/2 and signal verdict join each scheme."""
+    ``theory``: the run's theory.csv, whose n Var(W)/2 and signal verdict join each scheme;
+    ``design``: how the seeds were trained (``--seeds auto``: batches, max seeds; default one
+    look at all of them), ``margins``: equivalence margin per experiment (default 0.5 pt)."""
     finals = final_accuracies(epochs)
     keys = [c for c in ("experiment", "dataset", "model") if c in finals.columns]
     rows = []
@@ -107,6 +127,10 @@ def build(epochs: pd.DataFrame, builtin: set[str], chance: float = 0.1135,
     if table.empty:
         return pd.DataFrame(columns=COLUMNS)
     table = _verdicts(table, alpha)
+    design = design or verdicts.Design(alpha=alpha)
+    judged = verdicts.board(finals, builtin, design, chance, trains_threshold(chance), margins)
+    table = table.merge(judged.rename(columns={"best_builtin": "vs_best_other"}),
+                        on=[*keys, "init"], how="left")
     if theory is not None and not theory.empty:
         signal = theory.drop_duplicates("init", keep="last").set_index("init")
         table["n_var_half"] = table["init"].map(signal["n_var_half_mean"])
@@ -132,14 +156,22 @@ def _verdicts(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
 
 
 def format_leaderboard(table: pd.DataFrame) -> list[str]:
-    """Terminal lines: per experiment, the ranked schemes with mean +- std, the interval and the
-    two verdicts."""
+    """Terminal lines: per experiment, the ranked schemes with mean +- std, the interval, the
+    IQM and the two verdicts (paired effect and interval in points, seeds judged); then one
+    sentence per user scheme (:func:`initcore.verdicts.sentence`)."""
     lines = []
     keys = [c for c in ("experiment", "dataset", "model") if c in table.columns]
+    judged = "verdict_vs_he" in table.columns
     for cell, part in table.groupby(keys, sort=False):
         cell = cell if isinstance(cell, tuple) else (cell,)
-        lines.append(f"leaderboard {' / '.join(map(str, cell))} "
-                     f"(Welch vs best built-in and vs {REFERENCE}, Holm alpha {ALPHA:g}):")
+        if judged:
+            margin = 100 * float(part["margin"].iloc[0])
+            lines.append(f"leaderboard {' / '.join(map(str, cell))} (paired verdicts vs best "
+                         f"built-in and vs {REFERENCE}, margin +-{margin:g} pt, error <= "
+                         f"{ALPHA:g} over the board):")
+        else:
+            lines.append(f"leaderboard {' / '.join(map(str, cell))} "
+                         f"(Welch vs best built-in and vs {REFERENCE}, Holm alpha {ALPHA:g}):")
         shown = pd.DataFrame({
             "#": part["rank"],
             "init": part["init"] + part["source"].map({"user": " *", "built-in": ""}),
@@ -148,18 +180,45 @@ def format_leaderboard(table: pd.DataFrame) -> list[str]:
                 for m, s in zip(part["acc_mean"], part["acc_std"])],
             "95% CI": [f"{100 * lo:.2f}-{100 * hi:.2f}" if pd.notna(lo) else ""
                        for lo, hi in zip(part["ci_low"], part["ci_high"])],
+            **({"IQM": [f"{100 * v:.2f}" for v in part["iqm"]]} if judged else {}),
             "seeds": part["n_seeds"],
             "trains": part["trains"].map({True: "yes", False: "NO"}),
             **({"signal": part["signal"]} if "signal" in part.columns else {}),
-            "vs best built-in": [_versus(v, d, p, b) for v, d, p, b in zip(
-                part["vs_best"], part["vs_best_pt"], part["vs_best_p"], part["best_builtin"])],
-            f"vs {REFERENCE}": [_versus(v, d, p, REFERENCE) for v, d, p in zip(
-                part["vs_he"], part["vs_he_pt"], part["vs_he_p"])],
         })
+        if judged:
+            shown["vs best built-in"] = [_verdict(r, "vs_best", r["vs_best_other"])
+                                         for _, r in part.iterrows()]
+            shown[f"vs {REFERENCE}"] = [_verdict(r, "vs_he", REFERENCE)
+                                        for _, r in part.iterrows()]
+        else:
+            shown["vs best built-in"] = [_versus(v, d, p, b) for v, d, p, b in zip(
+                part["vs_best"], part["vs_best_pt"], part["vs_best_p"], part["best_builtin"])]
+            shown[f"vs {REFERENCE}"] = [_versus(v, d, p, REFERENCE) for v, d, p in zip(
+                part["vs_he"], part["vs_he_pt"], part["vs_he_p"])]
         lines.extend(shown.to_string(index=False).splitlines())
     if (table["source"] == "user").any():
         lines.append("* a scheme from outside initcore (--init, a plugin, initcore.register)")
+    if judged:
+        lines.extend(sentences(table))
     return lines
+
+
+def sentences(table: pd.DataFrame) -> list[str]:
+    """One sentence per user scheme and experiment: its verdict against He."""
+    return [verdicts.sentence(row, str(row.get("experiment", row.get("dataset", ""))))
+            for _, row in table[table["source"] == "user"].iterrows()
+            if row.get("init") != REFERENCE]
+
+
+def _verdict(row: pd.Series, prefix: str, other: str) -> str:
+    verdict = row.get(f"verdict_{prefix}", "")
+    if not isinstance(verdict, str) or not verdict:
+        return ""
+    effect, low, high = (100 * row[f"{prefix}_{f}"] for f in ("effect", "low", "high"))
+    text = f"{verdict} {effect:+.2f} [{low:+.2f}, {high:+.2f}] pt vs {other}"
+    if verdict == "undecided" and math.isfinite(row[f"{prefix}_needed"]):
+        text += f", ~{int(row[f'{prefix}_needed'])} seeds"
+    return text
 
 
 def _versus(verdict: str, diff_pt: float, p: float, other: str) -> str:

@@ -232,7 +232,8 @@ def plot_probes(probes: pd.DataFrame, out_dir: str | Path, suffix: str = "") -> 
 def plot_leaderboard(board: pd.DataFrame, out_dir: str | Path, suffix: str = "") -> list[Path]:
     """One PNG per experiment: schemes ranked top to bottom, mean final accuracy (dot) and its
     95% t-interval over seeds (bar); built-in schemes grey, others (a user's) orange; He's mean
-    a dashed line; a scheme that does not train (leaderboard ``trains``) marked with an x."""
+    a dashed line; a scheme that does not train (leaderboard ``trains``) marked with an x; the
+    verdict against He (:mod:`initcore.verdicts`) after each name: [>] [<] [=] [?]."""
     keys = [c for c in ("experiment", "dataset", "model") if c in board.columns]
     written = []
     for cell, part in board.groupby(keys[:1], sort=False):
@@ -262,8 +263,9 @@ def plot_leaderboard(board: pd.DataFrame, out_dir: str | Path, suffix: str = "")
                 ax.annotate(f"does not train: {m:.1f}%", (left, yi), xytext=(6, -3),
                             textcoords="offset points", fontsize=8, color=c)
         ax.set_xlim(left, right)
-        labels = [f"{r}. {i}" + (" *" if u else "")
-                  for r, i, u in zip(part["rank"], part["init"], user)]
+        labels = [f"{r}. {i}" + (" *" if u else "") + _verdict_mark(v)
+                  for r, i, u, v in zip(part["rank"], part["init"], user,
+                                        part.get("verdict_vs_he", [""] * len(part)))]
         ax.set_yticks(y, labels)
         for tick, u in zip(ax.get_yticklabels(), user):
             tick.set_color("tab:orange" if u else "black")
@@ -272,7 +274,10 @@ def plot_leaderboard(board: pd.DataFrame, out_dir: str | Path, suffix: str = "")
             ax.axvline(100 * float(reference["acc_mean"].iloc[0]), color="tab:blue",
                        linestyle="--", linewidth=1, label=f"{REFERENCE} mean")
             ax.legend(loc="upper left", fontsize=8, frameon=False)
-        ax.set_xlabel("final test accuracy % (mean, 95% interval over seeds)")
+        ax.set_xlabel("final test accuracy % (mean, 95% interval over seeds)" + (
+            f"; vs {REFERENCE}: > better, < worse, = equivalent within "
+            f"+-{100 * float(part['margin'].iloc[0]):g} pt, ? undecided"
+            if "verdict_vs_he" in part.columns else ""), fontsize=8)
         seeds = int(part["n_seeds"].max())
         ax.set_title(f"{name}: leaderboard, {seeds} seeds" + (
             f" ({short_model(part['model'].iloc[0])})" if "model" in part.columns else ""),
@@ -281,6 +286,14 @@ def plot_leaderboard(board: pd.DataFrame, out_dir: str | Path, suffix: str = "")
         fig.tight_layout()
         written.append(_save(fig, Path(out_dir) / f"leaderboard-{_slug(name)}{suffix}.png"))
     return written
+
+
+VERDICT_MARKS = {"better": " [>]", "worse": " [<]", "equivalent": " [=]", "undecided": " [?]"}
+
+
+def _verdict_mark(verdict) -> str:
+    """The leaderboard verdict against He as a short mark after the scheme's name."""
+    return VERDICT_MARKS.get(verdict, "") if isinstance(verdict, str) else ""
 
 
 EPOCH_PLOT_COLUMNS = ["init", "seed", "epoch", "train_loss", "test_loss", "test_acc", "model"]

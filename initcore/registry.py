@@ -34,12 +34,11 @@ CLAIM_KINDS = ("not_worse_than", "better_than", "accuracy")
 @dataclass(frozen=True)
 class Claim:
     """What a scheme's author says it achieves in one experiment; ``pytest bench`` tests it with
-    the regression gate's statistics (Welch, per-seed final accuracy) and fails if the data
-    contradict it.
+    the leaderboard's paired verdict (``initcore.verdicts.pair``: per-seed final accuracy, margin
+    0.5 point, error rate the gate's ALPHA) and fails if the data contradict it.
 
-    * ``not_worse_than``: its mean accuracy is not significantly below ``other``'s (one-sided
-      Welch at the gate's alpha, and a drop larger than the gate's MIN_ACC_DROP).
-    * ``better_than``: its mean accuracy is significantly above ``other``'s (one-sided Welch).
+    * ``not_worse_than``: the verdict against ``other`` is not ``worse``.
+    * ``better_than``: the verdict against ``other`` is ``better``.
     * ``accuracy``: every seed's final accuracy lies within [min_acc, max_acc].
 
     Build them with :func:`not_worse_than`, :func:`better_than`, :func:`accuracy`.

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import initializers, leaderboard, ray_backend, regression, reports, shards
+from . import initializers, leaderboard, ray_backend, regression, reports, shards, verdicts
 from .data import Dataset
 from .experiments import Experiment
 from .files import file_lock
@@ -149,15 +149,17 @@ def write_rows(folder: Path, epochs: pd.DataFrame, summary: pd.DataFrame | None,
             reports.append_history(table, folder / name)
 
 
-def write_leaderboard(folder: Path) -> Path | None:
+def write_leaderboard(folder: Path, design: verdicts.Design | None = None) -> Path | None:
     """Rank the run's schemes per experiment (:mod:`initcore.leaderboard`) from its per-epoch
-    rows into ``<folder>/leaderboard.csv``; None when nothing was trained."""
+    rows into ``<folder>/leaderboard.csv``, with the verdicts of the ``design`` its seeds were
+    trained by (default: fixed seeds); None when nothing was trained."""
     path = folder / reports.EPOCHS_FILE
     if not path.exists():
         return None
     theory = folder / leaderboard.THEORY_FILE
     table = leaderboard.build(reports.load(path), set(initializers.builtin_names()),
-                              theory=pd.read_csv(theory) if theory.exists() else None)
+                              theory=pd.read_csv(theory) if theory.exists() else None,
+                              design=design)
     return reports.write_csv_atomic(table, folder / leaderboard.LEADERBOARD_FILE)
 
 

@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     # 3. measurements on trained or initialized models, the reports and the regression rule
     "initcore.probes": 3, "initcore.speed": 3, "initcore.memory": 3, "initcore.reports": 3,
     "initcore.regression": 3, "initcore.plots": 3, "initcore.leaderboard": 3,
+    "initcore.verdicts": 3, "initcore.verdict_sim": 3,
     "initcore.stats": 3,  # the one Welch test (regression gate, leaderboard, claims)
     # 4. experiments and profiles: types and tables of bounds, as data
     "initcore.experiments": 4, "initcore.bounds": 4, "initcore.profiles": 4,

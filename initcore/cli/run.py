@@ -28,12 +28,24 @@ import argparse
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from .. import data, options, ray_backend, recipes, reports, runs, shards
+from .. import (
+    data,
+    initializers,
+    leaderboard,
+    options,
+    ray_backend,
+    recipes,
+    reports,
+    runs,
+    shards,
+    verdicts,
+)
 from ..data import SCALINGS
 from ..experiments import Experiment
 from ..models import ACTIVATIONS
@@ -60,12 +72,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_device_option(parser)
     add_init_option(parser)
     options.add(parser.add_argument, ("seeds",),
-                seeds={"default": 3, "help": "number of seeds, 0..N-1 (default 3)"})
+                seeds={"default": 3, "type": seed_count,
+                       "help": "number of seeds, 0..N-1 (default 3), or auto: grids of "
+                               f"{AUTO_BATCH} seeds until every scheme has a verdict against "
+                               "He (initcore.verdicts) or --max-seeds are trained"})
+    parser.add_argument("--max-seeds", type=options.at_least_one("max-seeds"),
+                        default=verdicts.MAX_SEEDS,
+                        help=f"budget of --seeds auto (default {verdicts.MAX_SEEDS})")
+    parser.add_argument("--margin", type=float, default=100 * verdicts.MARGIN, metavar="PT",
+                        help="equivalence margin of the verdicts, accuracy points (default "
+                             f"{100 * verdicts.MARGIN:g})")
     add_recipe_options(parser)
     add_report_options(parser)
     parser.add_argument("--no-grid", action="store_true",
                         help="train one model at a time instead of the vectorized grid")
     add_shard_options(parser)
+
+
+AUTO_BATCH = 3  # seeds per look of --seeds auto: the profiles' seed count, one grid
+
+
+def seed_count(text: str) -> int | str:
+    """--seeds: a count >= 1 or "auto" (argparse turns the error into one usage line)."""
+    return text if text == "auto" else options.at_least_one("seeds")(text)
 
 
 def add_recipe_options(parser: argparse.ArgumentParser) -> None:
@@ -123,6 +152,15 @@ _FLAG_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_d
 def handle(args: argparse.Namespace) -> int:
     # --- check everything before any work or any file ---------------------------------------
     inits = resolve_inits(args.init)
+    auto = args.seeds == "auto"
+    if args.margin <= 0:
+        raise UsageError(f"--margin must be > 0 points, got {args.margin:g}")
+    if auto and (args.no_grid or args.shard or args.backend == "ray"):
+        raise UsageError("--seeds auto trains seeds in grids here: no --no-grid, --shard "
+                         "or --backend ray")
+    if auto:
+        args.seeds = min(AUTO_BATCH, args.max_seeds)  # what is checked and sized: one grid
+    design = verdicts.Design(margin=args.margin / 100)
     config = recipe_from(args)
     checked_device(args.device)
     shard_index = shard_request(args)
@@ -143,7 +181,12 @@ def handle(args: argparse.Namespace) -> int:
     try:
         with tqdm(total=total, unit="model-epoch", desc=f"{args.dataset}",
                   file=sys.stderr) as bar:
-            if args.no_grid:
+            if auto:
+                results, sizes, sequential = _until_decided(args, grid, dataset, bar)
+                grid = replace(grid, seeds=tuple(range(sequential.looks[-1])))
+                design = replace(design, batch=args.seeds, max_seeds=args.max_seeds)
+                done = None
+            elif args.no_grid:
                 results = [train(i, s, dataset, config, progress=bar)
                            for i in inits for s in seeds]
                 sizes = [1] * len(results)
@@ -167,19 +210,54 @@ def handle(args: argparse.Namespace) -> int:
     epochs, summary = runs.tables(grid, results, sizes, run_id=run_dir.name, env=env,
                                   model=model, trainer="single" if args.no_grid else "grid")
     info: dict = {"command": ["initcore", *sys.argv[1:]], "recipe": config.as_dict()}
+    if auto:
+        info["seeds"] = {"auto": True, "batch": args.seeds, "max_seeds": args.max_seeds,
+                         "looks": sequential.looks, "decided": sequential.decided,
+                         "seconds": round(sequential.seconds, 1)}
     scaled = shard is not None or args.backend == "ray"
     if scaled:
         info["shards"] = shards.shard_table(done).to_dict("records")
     if shard is not None:  # one shard's rows: complete as a shard, never in the history
         info["shard"] = shards.shard_record(shard, [grid], None, env["commit"])
-    _write_or_keep(args.report_dir, run_dir, epochs, summary, done if scaled else None, **info)
+    _write_or_keep(args.report_dir, run_dir, epochs, summary, done if scaled else None,
+                   design, **info)
     if shard is not None:
         print(f"{shard.name}: {len(shard.cells())} of {len(inits) * len(seeds)} models; "
               f"merge the {shard.count} shard folders with `initcore merge`")
     print(f"{args.dataset}, {model}, {config.describe()}")
     print(reports.format_summary(summary))
+    board = run_dir / leaderboard.LEADERBOARD_FILE
+    if shard is None and board.is_file():
+        print("\n".join(leaderboard.format_leaderboard(pd.read_csv(board))))
     print(f"reports: {run_dir}/{reports.EPOCHS_FILE}, {run_dir}/{reports.SUMMARY_FILE}")
     return 0
+
+
+def _until_decided(args: argparse.Namespace, grid: Experiment, dataset, bar: tqdm
+                   ) -> tuple[list, list[int], verdicts.SequentialRun]:
+    """--seeds auto: grids of AUTO_BATCH seeds until every scheme is decided against He
+    (:func:`initcore.verdicts.train_until_decided`); (results, grid sizes, the loop's record)."""
+    bar.total = len(grid.inits) * args.max_seeds * grid.config.epochs
+    parts: list[shards.PartResult] = []
+
+    def batch(seeds: tuple[int, ...]) -> pd.DataFrame:
+        part = replace(grid, seeds=seeds)
+        done = runs.train([part], lambda _: dataset, bar)
+        parts.extend(done)
+        results, _ = shards.ordered_results(part, done)
+        return reports.epoch_table(results, run_id="", dataset=args.dataset, model="",
+                                   trainer="grid", grid_size=len(results), env={})
+
+    counts = dataset.y_test.bincount(minlength=dataset.n_classes)
+    sequential = verdicts.train_until_decided(
+        batch, set(initializers.builtin_names()), args.seeds, args.max_seeds,
+        verdicts.Design(margin=args.margin / 100), chance=float(counts.max() / counts.sum()),
+        report=lambda line: bar.write(line, file=sys.stderr))
+    whole = replace(grid, seeds=tuple(range(sequential.looks[-1])))
+    results, sizes = shards.ordered_results(whole, parts)
+    bar.total = bar.n  # the seeds it took, not the budget
+    bar.refresh()
+    return results, sizes, sequential
 
 
 GRID_NAME = "run"  # the one experiment of an `initcore run` grid, as shard records name it
@@ -215,13 +293,14 @@ def _keep_finished(args: argparse.Namespace, run_dir: Path, grid: Experiment,
 
 
 def _write_or_keep(report_dir, run_dir: Path, epochs: pd.DataFrame, summary: pd.DataFrame,
-                   done: list[shards.PartResult] | None, **info) -> None:
+                   done: list[shards.PartResult] | None, design: verdicts.Design | None = None,
+                   **info) -> None:
     """Write the run's reports (:mod:`initcore.runs`: rows, leaderboard, run.json, history);
     if that fails after the training, keep the results elsewhere and say where (ReportError),
     and on Ctrl-C say what is on disk (Interrupted)."""
     try:
         runs.write_rows(run_dir, epochs, summary, done, whole=True)
-        runs.write_leaderboard(run_dir)
+        runs.write_leaderboard(run_dir, design)
         runs.complete(run_dir, **info)
     except KeyboardInterrupt:
         raise Interrupted(_interrupted_state(run_dir)) from None

@@ -112,6 +112,11 @@ _register(Profile(
     "20 epochs; ~45 min on 2 CPU cores",
     PAPER_EXPERIMENTS,
 ))
+_register(Profile(
+    "width", "muP's coordinate check and learning-rate transfer, SP vs muP, on mnist-5k "
+    "(bench/test_width.py; also run by the nightly); no grid of its own",
+    (),
+))
 
 
 def list_profiles() -> list[str]:

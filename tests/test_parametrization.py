@@ -124,3 +124,15 @@ def test_grid_and_single_trainer_agree_under_mup(small_data: Dataset, optimizer:
     # and the multipliers change the result (the check above could not pass by ignoring them)
     sp = train("lecun_normal", 0, small_data, parametrize(config, "sp"))
     assert abs(sp.epochs[-1].train_loss - single.epochs[-1].train_loss) > 1e-3
+
+
+def test_recipe_file_takes_the_multipliers(tmp_path) -> None:
+    from initcore.recipes import RecipeError, load
+
+    path = tmp_path / "mup.toml"
+    path.write_text("hidden = [128, 128]\nlr_mult = [2, 1, 0.5]\ninit_mult = [1, 1, 0]\n")
+    recipe = load(path)
+    assert recipe.lr_mult == (2, 1, 0.5) and recipe.init_mult == (1, 1, 0)
+    path.write_text("hidden = [128, 128]\nlr_mult = [2, 1]\n")
+    with pytest.raises(RecipeError, match="lr_mult"):
+        load(path)

@@ -27,11 +27,14 @@ import pandas as pd
 import pytest
 
 from initcore import reports, session
+from initcore.bounds import WIDTH_SP_GROWTH as SP_GROWTH
 from initcore.train import Recipe
 from initcore.width import (
     COORD_FILE,
+    COORD_LR,
     COORD_WIDTHS,
     SWEEP_FILE,
+    SWEEP_RECIPE,
     coord_check,
     flat_ratios,
     lr_sweep,
@@ -40,17 +43,12 @@ from initcore.width import (
 )
 
 PROFILES = ("width", "nightly")
-COORD_LR = {"sgd": 0.1, "adam": 1e-3}  # mup's get_coord_data defaults
 COORD_SEEDS = (0, 1, 2)
 COORD_STEPS = 3
 NARROW, WIDE = 1024, 4096  # mup's test compares widths 1000 and 4000
-# SP's readout l1(4096) / l1(1024) at t >= 2 (docs/width.md: measured >= 2.9 for SGD and >= 2.6
-# for Adam, every t, seeds 0-2 and 3-5, default and perturbed kernels; muP's <= 1.05).
-SP_GROWTH = 2.0
 SWEEP_WIDTHS = (128, 256, 512, 1024)
 SWEEP_LOG2_LRS = tuple(range(-10, 1))  # grid step 1 (a factor 2 in lr)
 SWEEP_SEEDS = (0, 1)
-SWEEP_RECIPE = Recipe(hidden=(128, 128), bias=False, momentum=0.9, batch_size=64, epochs=3)
 
 
 @pytest.fixture(scope="module")

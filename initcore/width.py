@@ -38,6 +38,11 @@ COORD_FILE = "coordcheck.csv"
 SWEEP_FILE = "lr_sweep.csv"
 # mup's coordinate-check band (mup/test: 1/1.2 < l1(wide) / l1(narrow) < 1.2)
 MUP_BAND = 1.2
+COORD_LR = {"sgd": 0.1, "adam": 1e-3}  # mup's get_coord_data defaults
+# The learning-rate sweep's recipe (mup's MLP demo: SGD momentum 0.9, batch 64, no biases); the
+# hidden widths are set per width (width_recipe)
+SWEEP_RECIPE = Recipe(hidden=(128, 128), bias=False, momentum=0.9, batch_size=64, epochs=3,
+                      input_scaling="unit")
 
 
 def layer_names(n_layers: int) -> list[str]:

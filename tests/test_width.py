@@ -60,9 +60,10 @@ def test_coordcheck_cli_writes_table_and_figure(tmp_path, capsys) -> None:
 @pytest.mark.parametrize("argv,message", [
     (["--widths", "64"], "at least two widths"),
     (["--steps", "0"], "--steps must be >= 1"),
-    (["--lr", "-1"], "--lr must be > 0"),
+    (["--sgd-lr", "-1"], "--sgd-lr must be > 0"),
+    (["--init", "he_normal", "lsuv"], "--init takes one scheme"),
     (["--init", "nope"], "unknown initializer"),
-    (["--optimizer", "lbfgs"], "invalid choice"),
+    (["--optimizers", "lbfgs"], "invalid choice"),
 ])
 def test_coordcheck_cli_bad_input_is_one_line(tmp_path, capsys, argv, message) -> None:
     assert main(["coordcheck", *argv, "--report-dir", str(tmp_path)]) == 2

@@ -1,6 +1,6 @@
 """``initcore coordcheck``: mup's coordinate check, standard parametrization against muP.
 
-    initcore coordcheck [--optimizer sgd adam] [--parametrization sp mup] [--widths 64,...,4096]
+    initcore coordcheck [--optimizers sgd adam] [--parametrizations sp mup] [--widths 64,...,4096]
                         [--base-width 64] [--steps 3] [--seeds 3] [--readout zero]
 
 Trains MLPs (784 -> w x depth -> 10, ReLU, no biases, lecun_normal: mup's examples/MLP) of every
@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import argparse
 
-from .. import data, reports
+from .. import data, options, reports
 from ..initializers import get as get_scheme
+from ..options import positive_int_list
 from ..parametrization import PARAMETRIZATIONS, READOUTS
 from ..train import OPTIMIZERS, Recipe
 from ..width import COORD_FILE, COORD_WIDTHS, MUP_BAND, coord_check, flat_ratios
@@ -25,32 +26,33 @@ from .common import (
     add_data_options,
     add_report_options,
     check_at_least,
-    positive_int_list,
 )
 
 HELP = "mup's coordinate check, SP vs muP, SGD and Adam -> coordcheck.csv, coordcheck.png"
-DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3}  # mup's get_coord_data defaults
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--optimizer", nargs="+", choices=OPTIMIZERS, default=list(OPTIMIZERS),
+    parser.add_argument("--optimizers", nargs="+", choices=OPTIMIZERS, default=list(OPTIMIZERS),
                         help="optimizers (default: sgd adam; SGD without momentum, as mup)")
-    parser.add_argument("--parametrization", nargs="+", choices=PARAMETRIZATIONS,
+    parser.add_argument("--parametrizations", nargs="+", choices=PARAMETRIZATIONS,
                         default=list(PARAMETRIZATIONS), help="default: sp mup")
-    parser.add_argument("--widths", type=positive_int_list,
+    parser.add_argument("--widths", type=positive_int_list("--widths"),
                         default=COORD_WIDTHS, help="comma-separated widths (default 64,...,4096)")
     parser.add_argument("--base-width", type=int, default=64,
                         help="muP's base width: muP equals SP there (default 64)")
-    parser.add_argument("--depth", type=int, default=2, help="hidden layers (default 2)")
-    parser.add_argument("--steps", type=int, default=3, help="training steps T (default 3)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1, averaged (3)")
-    parser.add_argument("--batch", type=int, default=64, help="rows of the fixed batch (64)")
-    parser.add_argument("--lr", type=float, default=None,
-                        help="learning rate (default: mup's, 0.1 for sgd, 0.001 for adam)")
+    options.add(parser.add_argument, ("depth", "steps", "seeds", "batch", "init"),
+                depth={"default": 2, "help": "hidden layers (default 2)"},
+                steps={"default": 3, "help": "training steps T (default 3)"},
+                seeds={"default": 3, "help": "seeds 0..N-1, averaged (default 3)"},
+                batch={"default": 64, "help": "rows of the fixed batch (default 64)"},
+                init={"default": ["lecun_normal"], "help": "the one scheme of every layer before "
+                      "muP's multipliers (default lecun_normal)"})
+    parser.add_argument("--sgd-lr", type=float, default=0.1,
+                        help="SGD's learning rate (default 0.1, mup's get_coord_data)")
+    parser.add_argument("--adam-lr", type=float, default=1e-3,
+                        help="Adam's learning rate (default 0.001, mup's get_coord_data)")
     parser.add_argument("--readout", choices=READOUTS, default="zero",
                         help="muP's readout at init (default zero, as mup's MLP example)")
-    parser.add_argument("--init", default="lecun_normal",
-                        help="scheme of every layer before muP's multipliers (lecun_normal)")
     add_data_options(parser)
     add_report_options(parser)
 
@@ -58,27 +60,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def handle(args: argparse.Namespace) -> int:
     # --- check everything before any work or any file ---------------------------------------
     check_at_least(args, 1, "depth", "steps", "seeds", "batch", "base_width")
-    if args.lr is not None and not args.lr > 0:
-        raise UsageError(f"--lr must be > 0, got {args.lr}")
+    for name in ("sgd_lr", "adam_lr"):
+        if not getattr(args, name) > 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
+    if len(args.init) != 1:
+        raise UsageError(f"--init takes one scheme here, got {len(args.init)}")
+    init = args.init[0]
     if len(args.widths) < 2:
         raise UsageError("--widths needs at least two widths to compare")
     if max(args.widths) > 2 ** 15:
         raise UsageError(f"--widths: {max(args.widths)} is beyond 32768 units, which would not "
                          "fit in memory here")
-    get_scheme(args.init)  # ValueError listing the valid names
+    get_scheme(init)  # ValueError listing the valid names
     run_dir = reports.new_run_dir(args.report_dir, args.run_id)
     dataset = data.load(args.dataset, args.data_dir, args.download)
     widths = sorted(set(args.widths))
 
     # --- measure ----------------------------------------------------------------------------
     tables = []
-    for optimizer in args.optimizer:
+    for optimizer in args.optimizers:
         recipe = Recipe(hidden=(args.base_width,) * args.depth, bias=False, momentum=0.0,
-                        optimizer=optimizer, lr=args.lr or DEFAULT_LR[optimizer],
+                        optimizer=optimizer, lr=getattr(args, f"{optimizer}_lr"),
                         batch_size=args.batch, epochs=1)
-        for param in args.parametrization:
+        for param in args.parametrizations:
             tables.append(coord_check(dataset, recipe, param, widths=widths,
-                                      base_width=args.base_width, init=args.init,
+                                      base_width=args.base_width, init=init,
                                       steps=args.steps, seeds=range(args.seeds),
                                       readout=args.readout))
     import pandas as pd

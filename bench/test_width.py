@@ -16,7 +16,9 @@ came from: docs/width.md.
   (momentum 0.9, batch 64) over log2 lr -10 .. 0, widths 128 ... 1024, base 128, seeds 0-1.
   SP: the optimum moves down at least one grid step per doubling, or the widest net diverges at
   the narrowest net's optimum. muP: every width's optimum within one grid step of the base
-  width's, and wider is better at the base width's optimum (mup's ``MLPTrainCase``).
+  width's, and wider is better at the base width's optimum (mup's ``MLPTrainCase``). Measured:
+  muP's optimum stays (-5 at every width) but SP's does not drift on this data, and muP's
+  "wider is better" is within seed noise at 512 vs 1024: those two are strict xfails.
 """
 
 from __future__ import annotations
@@ -121,6 +123,12 @@ def _doublings(width: int) -> int:
     return round(math.log2(width / SWEEP_WIDTHS[0]))
 
 
+# Measured (docs/width.md, seeds 0-1): on MNIST-5k with inputs in [-1, 1], widths 128-1024 and 3
+# epochs, SP's optimum does not drift (-6, -5, -5, -5) and no width diverges: the input layer
+# (fan-in 784, fixed) sets the stability limit. mup's demo sees the drift on CIFAR-10 at widths
+# up to 8192. strict: the day it drifts, this test fails and the xfail must go.
+@pytest.mark.xfail(strict=True, reason="SP's optimum does not drift at these widths on MNIST-5k "
+                   "(measured -6, -5, -5, -5; docs/width.md)")
 def test_lr_transfer_sp_optimum_drifts(sweep_table) -> None:
     best = optima(sweep_table[sweep_table["parametrization"] == "sp"]).set_index("width")
     narrow, wide = SWEEP_WIDTHS[0], SWEEP_WIDTHS[-1]
@@ -140,6 +148,8 @@ def test_lr_transfer_mup_optimum_stays(sweep_table) -> None:
     assert (moved <= 1).all(), f"muP: an optimum moved more than one grid step:\n{best}"
 
 
+@pytest.mark.xfail(strict=True, reason="measured: width 1024 0.2906 vs 512 0.2879 at muP's "
+                   "optimum, 2 seeds (docs/width.md): within seed noise, not monotone")
 def test_lr_transfer_mup_wider_is_better(sweep_table) -> None:
     best = optima(sweep_table[sweep_table["parametrization"] == "mup"]).set_index("width")
     base = best.loc[SWEEP_WIDTHS[0], "best_log2_lr"]

@@ -41,8 +41,7 @@ MUP_BAND = 1.2
 COORD_LR = {"sgd": 0.1, "adam": 1e-3}  # mup's get_coord_data defaults
 # The learning-rate sweep's recipe (mup's MLP demo: SGD momentum 0.9, batch 64, no biases); the
 # hidden widths are set per width (width_recipe)
-SWEEP_RECIPE = Recipe(hidden=(128, 128), bias=False, momentum=0.9, batch_size=64, epochs=3,
-                      input_scaling="unit")
+SWEEP_RECIPE = Recipe(hidden=(128, 128), bias=False, momentum=0.9, batch_size=64, epochs=3)
 
 
 def layer_names(n_layers: int) -> list[str]:

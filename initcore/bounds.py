@@ -464,3 +464,10 @@ METAINIT_GAIN_RANGE = (0.6, 1.2)
 # The budget ("within a few GB"). Measured (fresh process, 1 epoch on 6,400 rows with
 # the whole dataset loaded): see the README's speed section for the nightly profile's grids.
 PEAK_MEMORY_LIMIT_MB = 4096
+
+# --- width (bench/test_width.py, docs/width.md) ----------------------------------------------
+# SP's readout l1(width 4096) / l1(width 1024) at steps t = 2, 3 of the coordinate check (MLP
+# 784-w-w-10, SGD lr 0.1 / Adam lr 1e-3, one batch of 64, seeds 0-2 averaged): measured SGD
+# 4.63, 6.04 and Adam 5.73, 7.02 (muP's: 0.99-1.01, inside mup's band 1/1.2 .. 1.2). Bound 2:
+# SP's logits grow more than 2x for a 4x wider net, muP's stay within 1.2x.
+WIDTH_SP_GROWTH = 2.0

@@ -148,6 +148,10 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
            metavar="NAME"),
     Option("seeds", "number of seeds, 0..N-1 (pytest bench: overrides the profile's)",
            type=at_least_one),
+    # the probed / coordinate-checked MLP (initcore probe, initcore coordcheck)
+    Option("depth", "hidden layers", type=at_least_one),
+    Option("steps", "training steps", type=lambda flag: int),  # probe: 0 = at init
+    Option("batch", "rows of the batch", type=at_least_one),
     Option("activation", "activation between hidden layers: relu, tanh, sigmoid, selu, gelu, "
            "identity"),
     Option("profile", "experiment profile: smoke (default), seed, nightly, deep, paper",

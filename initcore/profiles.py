@@ -118,6 +118,11 @@ _register(Profile(
     PAPER_EXPERIMENTS,
     reference="zero-mlp",  # no seed recipe here: the timing and sensitivity checks use this
 ))
+_register(Profile(
+    "width", "muP's coordinate check and learning-rate transfer, SP vs muP, on mnist-5k "
+    "(bench/test_width.py; also run by the nightly); no grid of its own",
+    (),
+))
 
 
 def list_profiles() -> list[str]:

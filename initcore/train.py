@@ -73,6 +73,7 @@ def check_memory(config: Recipe, n_models: int, data: Dataset) -> None:
 MAX_EPOCHS = 100_000
 
 OPTIMIZERS = ("sgd", "adam")
+MULTIPLIERS = ("init_mult", "lr_mult", "bias_lr_mult")  # the per-layer Recipe fields
 SCHEDULES = ("constant", "step", "cosine")
 
 
@@ -115,6 +116,13 @@ class Recipe:
     # "cosine": lr_e = lr * (1 + cos(pi * e / epochs)) / 2 for epoch e = 0..epochs-1 (T_max =
     # epochs, eta_min = 0)
     device: str = "cpu"  # where data and models live ("cpu", "cuda", "cuda:1", ...)
+    # -- per-layer multipliers (a parametrization such as muP: initcore.parametrization) --
+    # One number per Linear layer, first to last; () means 1 for every layer (the default,
+    # standard parametrization). Weight decay is not rescaled by them.
+    init_mult: tuple[float, ...] = ()  # each layer's weights are multiplied by this after the
+    # scheme initialized them (0: zero-initialized, e.g. muP's readout); biases are left alone
+    lr_mult: tuple[float, ...] = ()  # each layer's weights train at lr * lr_mult[l]
+    bias_lr_mult: tuple[float, ...] = ()  # each layer's bias trains at lr * bias_lr_mult[l]
 
     def __post_init__(self) -> None:
         # tuples from lists (a TOML file gives lists); frozen, so through object.__setattr__
@@ -122,6 +130,9 @@ class Recipe:
             object.__setattr__(self, "hidden", tuple(self.hidden))
         if isinstance(self.betas, list):
             object.__setattr__(self, "betas", tuple(self.betas))
+        for name in MULTIPLIERS:
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= MAX_EPOCHS:
             raise ValueError(f"epochs must be an integer in 1..{MAX_EPOCHS:,}, "
                              f"got {self.epochs!r}")
@@ -163,6 +174,20 @@ class Recipe:
                              f"got {self.step_size!r}")
         if not (_number(self.gamma) and 0 < self.gamma <= 1):
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
+        n_layers = len(self.hidden) + 1
+        for name in MULTIPLIERS:
+            mult = getattr(self, name)
+            zero_ok = name == "init_mult"  # a zero learning rate would be a frozen layer
+            if not isinstance(mult, tuple) or len(mult) not in (0, n_layers) or not all(
+                    _number(m) and math.isfinite(m) and (m >= 0 if zero_ok else m > 0)
+                    for m in mult):
+                raise ValueError(f"{name} must be empty or {n_layers} finite numbers "
+                                 f"{'>= 0' if zero_ok else '> 0'} (one per layer), "
+                                 f"got {mult!r}")
+
+    def multipliers(self, name: str) -> tuple[float, ...]:
+        """``init_mult``, ``lr_mult`` or ``bias_lr_mult`` with () spelled out as 1 per layer."""
+        return getattr(self, name) or (1.0,) * (len(self.hidden) + 1)
 
     def model_name(self, n_features: int = 784, n_classes: int = 10) -> str:
         """Architecture name used in reports, e.g. ``mlp-784-256-128-10-relu`` (``-nobias``
@@ -197,6 +222,9 @@ class Recipe:
             parts.append("cosine")
         parts += [f"batch={self.batch_size}", f"epochs={self.epochs}",
                   f"inputs={self.input_scaling}"]
+        for name in MULTIPLIERS:  # shown only when set: older reports' recipes are unchanged
+            if getattr(self, name):
+                parts.append(f"{name}=" + ",".join(f"{m:.4g}" for m in getattr(self, name)))
         return " ".join(parts)
 
     def as_dict(self) -> dict:
@@ -253,6 +281,10 @@ def build_model(init: str, seed: int, data: Dataset, config: Recipe) -> MLP:
     generator = torch.Generator().manual_seed(seed)
     scheme(model, generator, data.x_train.cpu() if scheme.needs_data else None)
     _check_initialized(model, shapes, init)
+    if config.init_mult:  # a parametrization's per-layer scale (e.g. muP's readout)
+        with torch.no_grad():
+            for layer, mult in zip(initializers.linear_layers(model), config.init_mult):
+                layer.weight.mul_(mult)
     return model
 
 
@@ -311,13 +343,23 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor) -> tuple[float, float]:
 
 def make_optimizer(model: nn.Module, config: Recipe
                    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-    """The torch.optim optimizer and per-epoch scheduler of ``config`` for ``model``."""
+    """The torch.optim optimizer and per-epoch scheduler of ``config`` for ``model``; with
+    per-layer learning-rate multipliers, one parameter group per weight and bias."""
+    params: list = list(model.parameters())
+    if config.lr_mult or config.bias_lr_mult:
+        params = []
+        for layer, w_mult, b_mult in zip(initializers.linear_layers(model),
+                                         config.multipliers("lr_mult"),
+                                         config.multipliers("bias_lr_mult")):
+            params.append({"params": [layer.weight], "lr": config.lr * w_mult})
+            if layer.bias is not None:
+                params.append({"params": [layer.bias], "lr": config.lr * b_mult})
     if config.optimizer == "adam":
         optimizer: torch.optim.Optimizer = torch.optim.Adam(
-            model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps,
+            params, lr=config.lr, betas=config.betas, eps=config.eps,
             weight_decay=config.weight_decay)
     else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+        optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
                                     weight_decay=config.weight_decay)
     if config.schedule == "step":
         scheduler: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.StepLR(

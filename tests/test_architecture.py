@@ -32,10 +32,12 @@ LAYERS: dict[str, int] = {
     "initcore.models": 1,
     # 2. the trainers
     "initcore.train": 2, "initcore.grid": 2, "initcore.recipes": 2,
+    "initcore.parametrization": 2,  # per-layer multipliers of a recipe (muP)
     # 3. measurements on trained or initialized models, the reports and the regression rule
     "initcore.probes": 3, "initcore.speed": 3, "initcore.memory": 3, "initcore.reports": 3,
     "initcore.regression": 3, "initcore.plots": 3, "initcore.leaderboard": 3,
     "initcore.verdicts": 3, "initcore.verdict_sim": 3,
+    "initcore.width": 3, "initcore.width_plots": 3,  # coordinate check, lr transfer
     "initcore.stats": 3,  # the one Welch test (regression gate, leaderboard, claims)
     # 4. experiments and profiles: types and tables of bounds, as data
     "initcore.experiments": 4, "initcore.bounds": 4, "initcore.profiles": 4,

@@ -30,16 +30,17 @@ HELP = "per-layer signal propagation of a deep MLP at init -> probes.csv"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--depth", type=int, default=30, help="hidden layers (default 30)")
+    options.add(parser.add_argument, ("depth",),
+                depth={"default": 30, "help": "hidden layers (default 30)"})
     parser.add_argument("--width", type=int, default=256, help="units per hidden layer (256)")
     options.add(parser.add_argument, ("activation",),
                 activation={"default": "relu", "help": f"one of {', '.join(ACTIVATIONS)}"})
     add_init_option(parser)
     options.add(parser.add_argument, ("seeds",),
                 seeds={"default": 1, "help": "number of seeds, 0..N-1 (default 1)"})
-    parser.add_argument("--steps", type=int, default=0,
-                        help="SGD steps of the seed recipe before probing (default 0: at init)")
-    parser.add_argument("--batch", type=int, default=512, help="probe batch rows (default 512)")
+    options.add(parser.add_argument, ("steps", "batch"), steps={
+        "default": 0, "help": "SGD steps of the seed recipe before probing (default 0: at init)"},
+        batch={"default": 512, "help": "probe batch rows (default 512)"})
     add_data_options(parser)  # no --device: probes run on the CPU, in float64
     add_report_options(parser)
 

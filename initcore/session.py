@@ -37,7 +37,8 @@ from . import data, initializers, leaderboard, profiles, ray_backend, reports, s
 from .device import check_device
 from .experiments import Experiment, Profile
 from .files import file_lock
-from .train import RunResult, check_scheme
+from .train import RunResult
+from .user_schemes import architectures_of, check_scheme
 
 # pytest-benchmark options that say where its JSON goes; when the user sets none of them, the run
 # folder receives it. Only documented command-line options are set, as strings, the same in every
@@ -72,8 +73,11 @@ def load_user_schemes(config: pytest.Config) -> list[str]:
     for a bad one (before any test is collected)."""
     try:
         names = [initializers.resolve(ref) for ref in config.getoption("init") or []]
+        profile = profiles.get(config.getoption("profile"))
+        # On the profile's own architectures, not only a trial net (user_schemes.check_scheme)
+        archs = architectures_of(e.config for e in profile.experiments)
         for name in user_schemes():
-            check_scheme(name)
+            check_scheme(name, archs)
     except ValueError as e:
         pytest.exit(f"initcore: {' '.join(str(e).split())}", returncode=2)
     return names
@@ -248,8 +252,8 @@ def finish(folder: Path, profile_name: str, status: int | None, info: dict | Non
             info["shard"]["nodes"] = sorted(set(r["node"] for r in info["shards"]))
     reports.mark_complete(folder, profile=profile_name, exitstatus=int(status), **info)
     if summary.is_file() and "shard" not in info:
-        reports.append_history(reports.read_text_csv(summary),
-                               folder.parent / reports.HISTORY_FILE)
+        reports.add_run_to_history(reports.read_text_csv(summary),
+                                   folder.parent / reports.HISTORY_FILE)
 
 
 def write_leaderboard(folder: Path) -> Path | None:

@@ -15,7 +15,7 @@ from .. import initializers
 from ..data import DATASETS, DataError, check_dataset
 from ..device import check_device
 from ..shards import parse_shard
-from ..train import check_scheme
+from ..user_schemes import architectures_of, check_scheme
 
 EXIT_USAGE = 2  # bad input: one line on stderr, nothing written
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
@@ -94,18 +94,19 @@ def add_init_option(parser: argparse.ArgumentParser) -> None:
 # Checks before any work
 # ---------------------------------------------------------------------------------------------
 
-def resolve_inits(names: Sequence[str]) -> list[str]:
+def resolve_inits(names: Sequence[str], configs: Sequence = ()) -> list[str]:
     """Expand ``all``, load ``module:function`` references, and check every name against the
     registry (ValueError lists valid ones); a scheme from outside initcore is tried once on a
-    small model first (:func:`initcore.train.check_scheme`), so that one that leaves NaN or
-    changes a weight's shape fails in one line before any work."""
+    small model and on the architectures of ``configs`` (recipes) first
+    (:func:`initcore.user_schemes.check_scheme`), so that one that leaves NaN, changes a
+    weight's shape or dtype, or is not reproducible per seed fails in one line before any work."""
     resolved = [initializers.resolve(n) for n in names if n != "all"]
     if "all" in names:
         resolved = initializers.list_initializers() + resolved
     resolved = list(dict.fromkeys(resolved))
     for name in resolved:
         if not initializers.get(name).built_in:
-            check_scheme(name)
+            check_scheme(name, architectures_of(configs))
     return resolved
 
 

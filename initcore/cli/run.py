@@ -122,9 +122,9 @@ _FLAG_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_d
 
 def handle(args: argparse.Namespace) -> int:
     # --- check everything before any work or any file ---------------------------------------
-    inits = resolve_inits(args.init)
     check_at_least(args, 1, "seeds")
     config = recipe_from(args)
+    inits = resolve_inits(args.init, [config])  # users' schemes tried on this architecture
     checked_device(args.device)
     shard_index = shard_request(args)
     if args.no_grid and (shard_index or args.backend == "ray"):

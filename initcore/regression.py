@@ -158,8 +158,9 @@ def check_inputs(table: pd.DataFrame, name: str) -> None:
             bad = (numeric[column] < 0) | (numeric[column] > 1)
             if bad.any():
                 kind = "a spread" if column in SPREAD_COLUMNS else "an accuracy"
-                fail(bad.values.argmax(), f"{column} = {float(numeric[column][bad].iloc[0]):g} is not "
-                     f"{kind} in [0, 1] (accuracies are fractions, not percent)")
+                value = float(numeric[column][bad].iloc[0])
+                fail(bad.values.argmax(), f"{column} = {value:g} is not {kind} in [0, 1] "
+                     "(accuracies are fractions, not percent)")
     for column in POSITIVE_COLUMNS:
         if column in numeric and (numeric[column] <= 0).any():
             fail((numeric[column] <= 0).values.argmax(), f"{column} must be > 0")

@@ -32,6 +32,7 @@ from .user_schemes import architectures_of
 
 DATA_ORDER_OFFSET = 1_000_003  # data-order generator seed = seed + this (a prime, far from seeds)
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+MAX_BATCH = 2**31 - 1  # rows of one batch: torch indexes rows with int32 in many kernels
 EVAL_CHUNK = 2_500  # test rows evaluated at once (bounds memory when G models evaluate together)
 
 
@@ -125,8 +126,9 @@ class Recipe:
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= MAX_EPOCHS:
             raise ValueError(f"epochs must be an integer in 1..{MAX_EPOCHS:,}, "
                              f"got {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch size must be an integer >= 1, got {self.batch_size!r}")
+        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= MAX_BATCH:
+            raise ValueError(f"batch size must be an integer in 1..{MAX_BATCH:,} (torch's "
+                             f"int32 row index), got {self.batch_size!r}")
         if not (_number(self.lr) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"learning rate must be a finite number > 0, got {self.lr!r}")
         if self.lr > FLOAT32_MAX:  # the weights are float32: such a step cannot be taken
@@ -153,6 +155,9 @@ class Recipe:
         if not (_number(self.weight_decay) and math.isfinite(self.weight_decay)
                 and self.weight_decay >= 0):
             raise ValueError(f"weight decay must be a finite number >= 0, "
+                             f"got {self.weight_decay!r}")
+        if self.weight_decay > FLOAT32_MAX:  # as the learning rate: beyond float32's range
+            raise ValueError(f"weight decay must be <= {FLOAT32_MAX:.3g} (the float32 range), "
                              f"got {self.weight_decay!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, "

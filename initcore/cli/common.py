@@ -127,6 +127,15 @@ def check_at_least(args: argparse.Namespace, minimum: int, *names: str) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be >= {minimum}, got {value}")
 
 
+def check_at_most(args: argparse.Namespace, maximum: int, *names: str) -> None:
+    """UsageError ``--<name> must be <= maximum, got ...``: a count so large that the command
+    would run for ever (``--steps 10**30``) is refused at once, not after years."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value > maximum:
+            raise UsageError(f"--{name.replace('_', '-')} must be <= {maximum:,}, got {value:.3g}")
+
+
 def one_line(error: BaseException) -> str:
     """The message of ``error`` on one line (pandas and torch messages can span several)."""
     return " ".join(str(error).split()) or type(error).__name__

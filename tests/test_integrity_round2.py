@@ -395,3 +395,30 @@ def test_repair_lists_a_complete_run_whose_summary_is_gone(workdir: Path, capsys
     out, err = capsys.readouterr()
     assert code == cli.EXIT_USAGE and "nosummary" in err and "gone" in err, \
         f"a complete run without its summary must be named: {out} {err}"
+
+
+@pytest.mark.parametrize("args, words", [
+    pytest.param(["--device", "meta"], "--device meta cannot be used", id="device_meta"),
+    pytest.param(["--batch-size", str(10**30)], "batch size must be an integer in 1..",
+                 id="huge_batch"),
+    pytest.param(["--recipe", "{dir}/wd.toml"], "weight decay must be <=", id="huge_wd"),
+])
+def test_run_impossible_settings_one_line(workdir: Path, capsys, args, words) -> None:
+    (workdir / "wd.toml").write_text("weight_decay = 1e300\n")
+    args = [a.format(dir=workdir) for a in args]
+    code = cli.main(["run", *TINY, *args, "--report-dir", str(workdir / "rep")])
+    _, err = capsys.readouterr()
+    one_line_error(code, err, words)
+    assert files_under(workdir) == ["wd.toml"], "nothing may be written"
+
+
+def test_unreachable_ray_address_fails_at_once() -> None:
+    from initcore import ray_backend
+
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="cannot reach Ray there"):
+        ray_backend.check_address("127.0.0.1:1", timeout=5)
+    assert time.monotonic() - start < 30, "no retrying for ever"
+    with pytest.raises(ValueError, match="expected host:port"):
+        ray_backend.check_address("nowhere")
+    ray_backend.check_address(None)

@@ -8,6 +8,7 @@ for a user's scheme that takes a built-in's name.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -18,9 +19,24 @@ import torch
 from test_plugins import fake_installed_package, initcore_list
 
 import initcore
-from initcore import cli, initializers, user_calls
+from initcore import cli, initializers
 from initcore.train import Recipe
-from initcore.user_schemes import architectures_of, check_scheme
+
+# Settings by their names (the modules that define them are imported by the tests that use
+# them, so that each test of this file fails on its own against code without them).
+TIMEOUT_ENV, REPLACE_ENV = "INITCORE_USER_CODE_TIMEOUT", "INITCORE_REPLACE_BUILTIN"
+
+
+def check_scheme(name: str, architectures=None) -> None:
+    from initcore.user_schemes import check_scheme as check
+
+    check(name, architectures)
+
+
+def architectures_of(configs):
+    from initcore.user_schemes import architectures_of as archs
+
+    return archs(configs)
 
 TINY = ["--hidden", "8", "--epochs", "1", "--seeds", "1"]
 
@@ -77,9 +93,9 @@ def test_blocking_user_scheme_stops_with_one_line(tmp_path: Path, where: str) ->
             time.sleep(10_000)
     """))
     proc = run_cli(["run", *TINY, "--init", "sleepy:slow", "--report-dir", "rep"], tmp_path,
-                   {user_calls.TIMEOUT_ENV: "2"}, timeout=120)
+                   {TIMEOUT_ENV: "2"}, timeout=120)
     one_line(proc, "did not finish within 2 s")
-    assert user_calls.TIMEOUT_ENV in proc.stderr, "the message says how to allow more"
+    assert TIMEOUT_ENV in proc.stderr, "the message says how to allow more"
     assert not (tmp_path / "rep").exists() or not list((tmp_path / "rep").iterdir())
 
 
@@ -88,13 +104,26 @@ def test_blocking_plugin_stops_list_with_one_line(tmp_path: Path) -> None:
     plugin = tmp_path / "toy_initcore_plugin.py"
     plugin.write_text("import time\ntime.sleep(10_000)\n" + plugin.read_text())
     proc = subprocess.run([sys.executable, "-m", "initcore", "list"], capture_output=True,
-                          text=True, timeout=120, env={**env, user_calls.TIMEOUT_ENV: "2"})
+                          text=True, timeout=120, env={**env, TIMEOUT_ENV: "2"})
     one_line(proc, "did not finish within 2 s")
 
 
 def test_time_limit_restores_an_outer_alarm_and_lets_fast_code_through() -> None:
-    with user_calls.time_limit("fast", 5):
-        pass
+    from initcore import user_calls
+
+    def outer(signum, frame):  # e.g. pytest-timeout's alarm
+        raise AssertionError("the outer alarm must not fire during the test")
+
+    previous = signal.signal(signal.SIGALRM, outer)
+    signal.setitimer(signal.ITIMER_REAL, 60)
+    try:
+        with user_calls.time_limit("fast", 5):
+            pass
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert signal.getsignal(signal.SIGALRM) is outer and 50 < left <= 60, left
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
     with pytest.raises(user_calls.UserCodeTimeout, match="slow did not finish within 0.2 s"):
         with user_calls.time_limit("slow", 0.2):
             try:
@@ -106,8 +135,10 @@ def test_time_limit_restores_an_outer_alarm_and_lets_fast_code_through() -> None
 
 @pytest.mark.parametrize("value", ["-1", "soon", "nan"])
 def test_bad_timeout_setting_is_one_line(monkeypatch, value: str) -> None:
-    monkeypatch.setenv(user_calls.TIMEOUT_ENV, value)
-    with pytest.raises(ValueError, match=user_calls.TIMEOUT_ENV):
+    from initcore import user_calls
+
+    monkeypatch.setenv(TIMEOUT_ENV, value)
+    with pytest.raises(ValueError, match=TIMEOUT_ENV):
         user_calls.timeout_seconds()
 
 
@@ -235,7 +266,7 @@ def test_builtin_name_taken_only_when_the_user_asks(user_module, monkeypatch) ->
     with pytest.raises(initcore.PluginError, match="would replace the built-in 'he_normal'"):
         initializers.resolve(f"{module}:impostor")
     assert initializers.get("he_normal").built_in, "the built-in stays"
-    monkeypatch.setenv(user_calls.REPLACE_ENV, "he_normal")
+    monkeypatch.setenv(REPLACE_ENV, "he_normal")
     original = initializers.get("he_normal")
     try:
         module = user_module(source)
@@ -261,7 +292,7 @@ def test_plugin_taking_a_builtin_name_is_refused_everywhere(tmp_path: Path) -> N
         proc = subprocess.run([sys.executable, "-m", "initcore", *args], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=240)
         one_line(proc, "would replace the built-in 'he_normal'")
-    asked = {**env, user_calls.REPLACE_ENV: "he_normal"}
+    asked = {**env, REPLACE_ENV: "he_normal"}
     proc = subprocess.run([sys.executable, "-m", "initcore", "list"], cwd=tmp_path, env=asked,
                           capture_output=True, text=True, timeout=240)
     line = [x for x in proc.stdout.splitlines() if x.split()[:1] == ["he_normal"]]

@@ -59,11 +59,13 @@ def test_gate_nan_baseline_cell_does_not_hide_a_drop(tmp_path: Path, capsys) -> 
     """One cell whose every seed diverged in the baseline (accuracy NaN) used to sort first
     in Holm's step-down with a NaN p-value and stop it: "0 regression(s)", exit 0, while
     another cell fell from 90 % to 50 %."""
-    base = summary({"he_normal": {}, "random_large": dict(acc_mean=float("nan"),
-                                                          acc_std=float("nan"), n_diverged=3),
-                    "zeros": {}})
-    cur = summary({"he_normal": dict(acc_mean=0.5, acc_min=0.49, acc_max=0.51),
-                   "random_large": {}, "zeros": {}})
+    # The NaN cell first: Python's sort leaves a NaN key where it is (every comparison with it
+    # is False), so there it is the first p-value Holm's step-down looks at.
+    base = summary({"random_large": dict(acc_mean=float("nan"), acc_std=float("nan"),
+                                         n_diverged=3),
+                    "he_normal": {}, "zeros": {}})
+    cur = summary({"random_large": {}, "zeros": {},
+                   "he_normal": dict(acc_mean=0.5, acc_min=0.49, acc_max=0.51)})
     code, out, err = compare(tmp_path, capsys, base, cur)
     assert code == 1, f"a 40-point drop must fail the gate: exit {code}\n{out}\n{err}"
     assert "1 regression(s)" in out and "he_normal (mnist-5k) REGRESSED" in out, out
@@ -220,9 +222,11 @@ def test_full_disk_append_leaves_history_whole(tiny_disk: Path) -> None:
     path = tiny_disk / reports.HISTORY_FILE
     reports.append_history(summary(run_id="a"), path)
     before = path.read_bytes()
-    _fill(tiny_disk, 8192)
-    big = pd.concat([summary(run_id=f"b{i}") for i in range(400)], ignore_index=True)
-    assert len(big.to_csv(index=False)) > 50_000  # far more than the 8 KiB left
+    _fill(tiny_disk, 0)  # full: only the slack of history.csv's last 4 KiB page is left
+    # Rows that fit a write buffer (8 KiB) but not the slack: a buffered writer keeps what it
+    # could not write and tries again when the file is truncated back.
+    big = pd.concat([summary(run_id=f"b{i}") for i in range(28)], ignore_index=True)
+    assert 4096 < len(big.to_csv(index=False, header=False)) < 8192
     with pytest.raises(OSError) as failure:
         reports.append_history(big, path)
     assert failure.value.errno == errno.ENOSPC

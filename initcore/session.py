@@ -442,9 +442,18 @@ class TrainedExperiments:
     def _report(self, epochs: pd.DataFrame, summary: pd.DataFrame,
                 done: list[shards.PartResult]) -> None:
         """Append the experiment's rows to the run folder's tables (append-only, under their
-        lock); the history gets the summary when the session ends and the folder is complete."""
+        lock); the history gets the summary when the session ends and the folder is complete.
+        A write that fails (a full disk) ends the session in one line naming where the trained
+        results are kept, not as a fixture error charged to the first test that asked."""
         folder = run_dir(self.config)
-        reports.append_history(epochs, folder / reports.EPOCHS_FILE)
-        reports.append_history(summary, folder / reports.SUMMARY_FILE)
-        if self.config.getoption("shard") or self.config.getoption("backend") == "ray":
-            reports.append_history(shards.shard_table(done), folder / shards.SHARDS_FILE)
+        try:
+            reports.append_history(epochs, folder / reports.EPOCHS_FILE)
+            reports.append_history(summary, folder / reports.SUMMARY_FILE)
+            if self.config.getoption("shard") or self.config.getoption("backend") == "ray":
+                reports.append_history(shards.shard_table(done), folder / shards.SHARDS_FILE)
+        except (OSError, reports.ReportError) as e:  # the folder stays incomplete (no run.json)
+            name = str(summary["experiment"].iloc[0])
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            pytest.exit(f"initcore: cannot write the reports of {name} in {folder} ({why}); "
+                        f"the trained results are kept in {self._saved(name)}",
+                        returncode=pytest.ExitCode.INTERRUPTED)

@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -426,3 +427,21 @@ def test_unreachable_ray_address_fails_at_once() -> None:
     with pytest.raises(ValueError, match="expected host:port"):
         ray_backend.check_address("nowhere")
     ray_backend.check_address(None)
+
+
+def test_pytest_bench_on_a_full_disk_is_one_line(tiny_disk: Path) -> None:
+    """Before: a traceback inside the `trained` fixture, reported as a failure of he_normal's
+    test, and no results kept."""
+    root = Path(__file__).resolve().parents[1]
+    rep = tiny_disk / "rep"
+    rep.mkdir()
+    _fill(tiny_disk, 0)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider", "-k",
+         "accuracy and zeros", "--seeds", "1", "--no-baseline", "--report-dir", str(rep)],
+        cwd=root, capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2 and "cannot write the reports" in output, output[-2000:]
+    assert "No space left" in output and "Traceback" not in output, output[-2000:]
+    kept = output.split("the trained results are kept in ")[1].split()[0]
+    assert Path(kept).is_file(), f"the trained results are not kept: {kept}"

@@ -99,13 +99,13 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 100  # characters of a file name built from data (well under NAME_MAX = 255 bytes)
 
 
-def safe_name(text: object, default: str = "unnamed") -> str:
+def safe_name(text: object, default: str = "unnamed", fill: str = "_") -> str:
     """``text`` (a value read from a report: an activation, an init, an experiment name) as one
     plain file-name part: runs of anything but letters, digits, ``.``, ``_``, ``-`` become
-    ``_``, no leading dot (so never ``..`` or a hidden file), at most MAX_NAME characters.
-    Every path initcore builds from data goes through here, so a value such as
+    ``fill`` (none at either end), no leading dot (so never ``..`` or a hidden file), at most
+    MAX_NAME characters. Every path initcore builds from data goes through here, so a value such as
     ``x/../../outside/pwned`` names a file in the folder, not outside it."""
-    name = _UNSAFE.sub("_", str(text)).lstrip(".")[:MAX_NAME]
+    name = _UNSAFE.sub(fill, str(text)).strip(fill).lstrip(".")[:MAX_NAME]
     return name or default
 
 

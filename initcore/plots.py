@@ -46,7 +46,7 @@ def _colors(names: list[str]) -> dict[str, tuple]:
 
 
 def _slug(text: str) -> str:
-    return safe_name(text)  # one sanitizer for every file name built from data
+    return safe_name(text, fill="-")  # one sanitizer for every file name built from data
 
 
 def _groups(epochs: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:

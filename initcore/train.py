@@ -209,7 +209,16 @@ class Recipe:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-TrainConfig = Recipe  # the former name, kept for code written before recipes existed
+def __getattr__(name: str):
+    """``TrainConfig``, the former name of :class:`Recipe`: still importable, with a
+    DeprecationWarning (one name for the recipe type from now on)."""
+    if name == "TrainConfig":
+        import warnings
+
+        warnings.warn("initcore.train.TrainConfig is deprecated: use initcore.train.Recipe",
+                      DeprecationWarning, stacklevel=2)
+        return Recipe
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ body.
 from __future__ import annotations
 
 from .experiments import Bound
-from .initializers import builtin_names, get
+from .initializers import builtin_names, builtin_scheme
 
 CHANCE = 0.1  # 10 balanced-ish classes
 
@@ -424,7 +424,8 @@ THEORY_WIDTH = 256  # the ReLU ratio net of bench/test_theory.py: 784 -> 256 x 1
 # n Var(W) / 2 at n = THEORY_WIDTH, from each scheme's formula (equal widths: fan_in = fan_out).
 RELU_RATIO = {
     # the variance-scaling schemes: scale / 2, from their declaration (initcore.schemes)
-    **{n: get(n).variance.relu_ratio() for n in builtin_names() if get(n).variance},
+    **{n: builtin_scheme(n).variance.relu_ratio() for n in builtin_names()
+       if builtin_scheme(n).variance},
     "orthogonal": 0.5,  # rows of norm 1: Var = 1/n
     "orthogonal_relu": 1.0,  # sqrt(2) Q: rows of norm^2 2, Var = 2/n, as He's
     "torch_default": 1 / 6,  # U(+-1/sqrt(n)): Var = 1/(3n)

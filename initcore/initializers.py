@@ -67,6 +67,7 @@ from .registry import WeightFn as WeightFn
 from .registry import accuracy as accuracy
 from .registry import better_than as better_than
 from .registry import builtin_names as builtin_names
+from .registry import builtin_scheme as builtin_scheme
 from .registry import get as get
 from .registry import initialize as initialize
 from .registry import list_initializers as list_initializers

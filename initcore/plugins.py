@@ -13,6 +13,7 @@ import os
 import sys
 from importlib import metadata
 
+from . import user_calls
 from .errors import one_line
 from .registry import SCHEME_ATTRIBUTE, add_loader, get, register, registered
 
@@ -39,7 +40,8 @@ def load_entry_points() -> list[str]:
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
         where = f"entry point {entry.name!r} = {entry.value!r} ({ENTRY_POINT_GROUP})"
         try:
-            loaded = entry.load()
+            with user_calls.time_limit(f"loading {where}"):
+                loaded = entry.load()
             if callable(loaded) and not hasattr(loaded, SCHEME_ATTRIBUTE):
                 register(entry.name)(loaded)
         except Exception as e:  # any failure of third-party code: one line, with its name
@@ -64,7 +66,10 @@ def load_reference(reference: str) -> str:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        target = importlib.import_module(module_name)
+        with user_calls.time_limit(f"--init {reference}: importing {module_name!r}"):
+            target = importlib.import_module(module_name)
+    except user_calls.UserCodeTimeout as e:
+        raise PluginError(str(e)) from None
     except Exception as e:  # the user's module: any error in it is reported in one line
         raise PluginError(f"--init {reference}: cannot import {module_name!r} "
                           f"({type(e).__name__}: {one_line(e)})") from None

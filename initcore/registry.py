@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from . import user_calls
 from .init_functions import linear_layers, torch_default_, variance_scaling_
 
 WeightFn = Callable[[Tensor, torch.Generator], object]
@@ -177,6 +178,16 @@ def register_scheme(scheme: Scheme, replace: bool = False) -> Scheme:
     is taken, unless ``replace``. Returns ``scheme``."""
     if not replace and (scheme.name in _REGISTRY or scheme.name in ALIASES):
         raise ValueError(f"initializer {scheme.name!r} is already registered")
+    taken = _REGISTRY.get(ALIASES.get(scheme.name, scheme.name))
+    if taken is not None and taken.built_in and not scheme.built_in \
+            and not user_calls.replacement_allowed(taken.name):
+        # One rule for every way in (register, plugin, --init): a built-in's name is refused
+        # unless the user running initcore asks, so one name means one function everywhere.
+        raise ValueError(f"initializer {scheme.name!r} ({scheme.origin}) would replace the "
+                         f"built-in {taken.name!r}: refused; rename it, or set "
+                         f"{user_calls.REPLACE_ENV}={taken.name} to benchmark it under that name")
+    if taken is not None and taken.name != scheme.name:
+        del _REGISTRY[taken.name]  # an alias's scheme: the new one takes the alias's name
     _REGISTRY[scheme.name] = scheme
     return scheme
 
@@ -250,22 +261,10 @@ SCHEME_ATTRIBUTE = "__initcore_scheme__"  # set on a registered function: the sc
 
 
 def signature_kind(fn: Callable) -> str:
-    """"layer" for ``fn(weight, generator)``, "model" for ``fn(model, generator, data)``:
-    the number of positional parameters without a default; ValueError (one line) otherwise."""
-    what = getattr(fn, "__qualname__", repr(fn))
-    if not callable(fn):
-        raise ValueError(f"{what} is not a function")
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        raise ValueError(f"cannot read the signature of {what}") from None
-    positional = [p for p in parameters if p.default is p.empty and p.kind in (
-        p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if any(p.kind == p.VAR_POSITIONAL for p in parameters) or len(positional) not in (2, 3):
-        shown = ", ".join(p.name for p in positional)
-        raise ValueError(f"{what}({shown}) has the wrong signature: an initializer takes "
-                         "(weight, generator) or (model, generator, data)")
-    return "layer" if len(positional) == 2 else "model"
+    """"layer" for ``fn(weight, generator)``, "model" for ``fn(model, generator, data)``;
+    also the forms users write (``f(weight, generator=None)``, ``torch.nn.init``'s functions):
+    see :func:`initcore.user_calls.adapt`. ValueError (one line) otherwise."""
+    return user_calls.adapt(fn)[0]
 
 
 def register(name: str | None = None, formula: str | None = None, *, bias: str | None = None,
@@ -288,7 +287,7 @@ def register(name: str | None = None, formula: str | None = None, *, bias: str |
     """
 
     def decorate(fn: Callable) -> Callable:
-        kind = signature_kind(fn)
+        kind, call = user_calls.adapt(fn)
         scheme_name = name or getattr(fn, "__name__", "")
         if not scheme_name.isidentifier():
             raise ValueError(f"initializer name {scheme_name!r} must be a Python identifier")
@@ -298,10 +297,11 @@ def register(name: str | None = None, formula: str | None = None, *, bias: str |
                              "(model, generator, data)")
         if kind == "layer":
             rule = bias or "zeros"
-            apply = _per_layer(fn, rule)
+            apply = _per_layer(call, rule)
         else:
             rule, apply = bias or "set by the scheme", fn
         origin = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', scheme_name)}"
+        apply = user_calls.limited(apply, f"initializer {scheme_name!r} ({origin})")
         register_scheme(Scheme(scheme_name, text, rule, needs_data, apply, origin=origin,
                                claims=tuple(claims)), replace=replace)
         try:
@@ -340,6 +340,15 @@ def registered(name: str) -> bool:
     return name in _REGISTRY
 
 
+def builtin_scheme(name: str) -> Scheme:
+    """The built-in scheme called ``name``, without loading plugins (for tables built at import
+    time, where a broken plugin must not fail the import); KeyError if there is none."""
+    scheme = _REGISTRY[ALIASES.get(name, name)]
+    if not scheme.built_in:
+        raise KeyError(name)
+    return scheme
+
+
 def builtin_names() -> list[str]:
     """The schemes initcore itself defines, in registration order (no plugin is loaded)."""
     return [name for name, scheme in _REGISTRY.items() if scheme.built_in]
@@ -355,8 +364,7 @@ def list_initializers() -> list[str]:
 def get(name: str) -> Scheme:
     """The scheme called ``name`` (or an alias of it); ValueError listing valid names if unknown."""
     key = ALIASES.get(name, name)
-    if key not in _REGISTRY:
-        _load_plugins()
+    _load_plugins()  # always (once): a plugin may take a name, or be broken
     if key not in _REGISTRY:
         raise ValueError(
             f"unknown initializer {name!r}; valid names: {', '.join(list_initializers())}"

@@ -175,8 +175,8 @@ def complete(folder: Path, **info) -> None:
     reports.mark_complete(folder, **info)
     summary = folder / reports.SUMMARY_FILE
     if summary.is_file() and "shard" not in info:
-        reports.append_history(reports.read_text_csv(summary),
-                               folder.parent / reports.HISTORY_FILE)
+        reports.add_run_to_history(reports.read_text_csv(summary),
+                                   folder.parent / reports.HISTORY_FILE)  # keyed by run id
         reports.repair_history(folder.parent)
 
 

@@ -35,7 +35,8 @@ from .device import check_device
 from .errors import one_line
 from .experiments import Experiment, Profile
 from .files import file_lock
-from .train import RunResult, check_scheme
+from .train import RunResult
+from .user_schemes import architectures_of, check_scheme
 
 # pytest-benchmark options that say where its JSON goes; when the user sets none of them, the run
 # folder receives it. Only documented command-line options are set, as strings, the same in every
@@ -166,8 +167,11 @@ def load_user_schemes(config: pytest.Config) -> list[str]:
     try:
         names = [initializers.resolve(ref)
                  for ref in options.bench_getter(config)("init") or []]
+        profile = profiles.get(options.bench_getter(config)("profile"))
+        # On the profile's own architectures, not only a trial net (user_schemes.check_scheme)
+        archs = architectures_of(e.config for e in profile.experiments)
         for name in user_schemes():
-            check_scheme(name)
+            check_scheme(name, archs)
     except ValueError as e:
         pytest.exit(f"initcore: {one_line(e)}", returncode=2)
     return names
@@ -403,6 +407,15 @@ class TrainedExperiments:
     def _report(self, epochs: pd.DataFrame, summary: pd.DataFrame,
                 done: list[shards.PartResult]) -> None:
         """Append the experiment's rows to the run folder's tables; the history gets the
-        summary when the session ends and the folder is complete."""
+        summary when the session ends and the folder is complete. A write that fails (a full
+        disk) ends the session in one line naming where the trained results are kept, not as
+        a fixture error charged to the first test that asked."""
         scaled = self.bench.shard is not None or self.bench.backend == "ray"
-        runs.write_rows(self.bench.run_dir, epochs, summary, done if scaled else None)
+        try:
+            runs.write_rows(self.bench.run_dir, epochs, summary, done if scaled else None)
+        except (OSError, reports.ReportError) as e:  # the folder stays incomplete (no run.json)
+            name = str(summary["experiment"].iloc[0])
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            pytest.exit(f"initcore: cannot write the reports of {name} in "
+                        f"{self.bench.run_dir} ({why}); the trained results are kept in "
+                        f"{self._saved(name)}", returncode=pytest.ExitCode.INTERRUPTED)

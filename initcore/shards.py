@@ -41,6 +41,7 @@ import torch
 
 from . import reports
 from .data import Dataset
+from .errors import one_line
 from .experiments import Experiment
 from .grid import train_grid
 from .models import mlp_sizes
@@ -282,11 +283,68 @@ def _read_shard(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.Data
         raise ReportError(f"{folder} has no {reports.EPOCHS_FILE}")
     try:
         text = reports.read_text_csv(path)
+        missing = [c for c in SHARD_COLUMNS if c not in text.columns]
+        if missing:
+            raise ReportError(f"{path}: missing column(s) {', '.join(missing)}")
         numbers = _as_numbers(text)
         summary = reports.read_text_csv(folder / reports.SUMMARY_FILE)
-    except (OSError, ValueError, pd.errors.ParserError) as e:
-        raise ReportError(f"{folder}: unreadable report ({e})") from e
+    except ReportError:
+        raise
+    except (OSError, ValueError, TypeError, pd.errors.ParserError,
+            pd.errors.EmptyDataError) as e:
+        raise ReportError(f"{folder}: unreadable report ({one_line(e)})") from e
+    _check_grid(folder, record["grid"])
+    _check_rows(folder, numbers, summary)
     return record, text, numbers, summary
+
+
+# Columns of a shard's epochs.csv that the merge reads.
+SHARD_COLUMNS = ["init", "seed", "epoch", "train_loss", "test_loss", "test_acc", "seconds",
+                 "diverged", "grid_size"]
+
+
+def _check_grid(folder: Path, grid: object) -> None:
+    """ReportError unless ``grid`` (run.json's shard grid) has the shape grid_record writes:
+    experiments, each with a name, initializer names and integer seeds."""
+    where = f"{folder / reports.MARKER_FILE}: the shard's grid is not as written"
+    experiments = grid.get("experiments") if isinstance(grid, dict) else None
+    if not isinstance(experiments, list) or not experiments:
+        raise ReportError(f"{where} (no experiments)")
+    for e in experiments:
+        if not (isinstance(e, dict) and isinstance(e.get("experiment"), str)
+                and isinstance(e.get("inits"), list)
+                and all(isinstance(i, str) for i in e["inits"])
+                and isinstance(e.get("seeds"), list)
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in e["seeds"])):
+            raise ReportError(f"{where} ({json.dumps(e)[:80]})")
+
+
+def _check_rows(folder: Path, numbers: pd.DataFrame, summary: pd.DataFrame) -> None:
+    """ReportError for rows a merge would silently mis-sum: one (experiment, init, seed,
+    epoch) twice, or per-epoch rows that disagree with the shard's own summary (edited
+    accuracies: the merged summary is recomputed from the rows, so it would differ)."""
+    keys = [c for c in ("experiment", "init", "seed", "epoch") if c in numbers.columns]
+    twice = numbers.duplicated(keys)
+    if twice.any():
+        row = numbers[twice].iloc[0]
+        raise ReportError(f"{folder / reports.EPOCHS_FILE}: duplicated epoch row "
+                          f"({', '.join(f'{k}={row[k]}' for k in keys)})")
+    cell = [c for c in ("experiment", "init") if c in numbers.columns and c in summary.columns]
+    if "acc_mean" not in summary.columns or "init" not in cell:
+        raise ReportError(f"{folder / reports.SUMMARY_FILE}: not a summary (no init or acc_mean)")
+    # acc_mean as reports.summarize computes it: the mean over seeds of the last epoch's accuracy
+    final = numbers.sort_values("epoch", kind="stable").groupby(cell + ["seed"]).tail(1)
+    mine = final.groupby(cell, sort=False)["test_acc"].mean().rename("from_rows").reset_index()
+    stated = summary[cell].assign(stated=pd.to_numeric(summary["acc_mean"], errors="coerce"))
+    both = mine.merge(stated, on=cell, how="outer")
+    same = ((both["from_rows"] - both["stated"]).abs() <= 1e-9) | (
+        both["from_rows"].isna() & both["stated"].isna())
+    if not same.all():
+        bad = both[~same].iloc[0]
+        raise ReportError(f"{folder}: {reports.EPOCHS_FILE} and {reports.SUMMARY_FILE} disagree "
+                          f"on {' '.join(str(bad[c]) for c in cell)} (accuracy "
+                          f"{bad['from_rows']:.6g} from the rows, {bad['stated']:.6g} stated): "
+                          "edited or mixed rows")
 
 
 def _as_numbers(text: pd.DataFrame) -> pd.DataFrame:
@@ -298,7 +356,11 @@ def _as_numbers(text: pd.DataFrame) -> pd.DataFrame:
         numbers[column] = numbers[column].astype(float)
     for column in ("seed", "epoch", "grid_size"):
         numbers[column] = numbers[column].astype(int)
-    numbers["diverged"] = numbers["diverged"].map({"True": True, "False": False})
+    flags = numbers["diverged"].map({"True": True, "False": False})
+    if flags.isna().any():
+        raise ValueError(f"column diverged holds {numbers['diverged'][flags.isna()].iloc[0]!r}, "
+                         "not True/False")
+    numbers["diverged"] = flags.astype(bool)
     return numbers
 
 

@@ -24,14 +24,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import initializers
+from . import initializers, user_schemes
 from .data import SCALINGS, Dataset, rescale
 from .device import available_memory, sync
-from .errors import one_line
 from .models import MLP, check_activation, mlp_name, mlp_sizes
+from .user_schemes import architectures_of
 
 DATA_ORDER_OFFSET = 1_000_003  # data-order generator seed = seed + this (a prime, far from seeds)
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+MAX_BATCH = 2**31 - 1  # rows of one batch: torch indexes rows with int32 in many kernels
 EVAL_CHUNK = 2_500  # test rows evaluated at once (bounds memory when G models evaluate together)
 
 
@@ -136,8 +137,9 @@ class Recipe:
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= MAX_EPOCHS:
             raise ValueError(f"epochs must be an integer in 1..{MAX_EPOCHS:,}, "
                              f"got {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch size must be an integer >= 1, got {self.batch_size!r}")
+        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= MAX_BATCH:
+            raise ValueError(f"batch size must be an integer in 1..{MAX_BATCH:,} (torch's "
+                             f"int32 row index), got {self.batch_size!r}")
         if not (_number(self.lr) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"learning rate must be a finite number > 0, got {self.lr!r}")
         if self.lr > FLOAT32_MAX:  # the weights are float32: such a step cannot be taken
@@ -164,6 +166,9 @@ class Recipe:
         if not (_number(self.weight_decay) and math.isfinite(self.weight_decay)
                 and self.weight_decay >= 0):
             raise ValueError(f"weight decay must be a finite number >= 0, "
+                             f"got {self.weight_decay!r}")
+        if self.weight_decay > FLOAT32_MAX:  # as the learning rate: beyond float32's range
+            raise ValueError(f"weight decay must be <= {FLOAT32_MAX:.3g} (the float32 range), "
                              f"got {self.weight_decay!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, "
@@ -278,9 +283,10 @@ def build_model(init: str, seed: int, data: Dataset, config: Recipe) -> MLP:
     model = MLP(mlp_sizes(data.n_features, config.hidden, data.n_classes), config.activation,
                 bias=config.bias)
     shapes = [p.shape for p in model.parameters()]
+    dtype = torch.get_default_dtype()
     generator = torch.Generator().manual_seed(seed)
     scheme(model, generator, data.x_train.cpu() if scheme.needs_data else None)
-    _check_initialized(model, shapes, init)
+    _check_initialized(model, shapes, init, dtype)
     if config.init_mult:  # a parametrization's per-layer scale (e.g. muP's readout)
         with torch.no_grad():
             for layer, mult in zip(initializers.linear_layers(model), config.init_mult):
@@ -288,7 +294,8 @@ def build_model(init: str, seed: int, data: Dataset, config: Recipe) -> MLP:
     return model
 
 
-def _check_initialized(model: nn.Module, shapes: list[torch.Size], init: str) -> None:
+def _check_initialized(model: nn.Module, shapes: list[torch.Size], init: str,
+                       dtype: torch.dtype = torch.float32) -> None:
     """ValueError naming the first parameter that ``init`` resized or left non-finite: a
     user's scheme must fail where it is wrong, not as a NaN loss epochs later."""
     named = list(model.named_parameters())
@@ -299,29 +306,19 @@ def _check_initialized(model: nn.Module, shapes: list[torch.Size], init: str) ->
         if param.shape != shape:
             raise ValueError(f"initializer {init!r} changed the shape of {name} from "
                              f"{tuple(shape)} to {tuple(param.shape)}")
+        if param.dtype != dtype or torch.get_default_dtype() != dtype:
+            torch.set_default_dtype(dtype)
+            raise ValueError(f"initializer {init!r} changed the dtype of {name} (or torch's "
+                             f"default dtype) from {dtype}")
         if not torch.isfinite(param).all():
             raise ValueError(f"initializer {init!r} left NaN or inf in {name}")
 
 
-# A small net to try a user's scheme on before any work: two hidden layers, one of them
-# square, so that a scheme that only handles some shapes fails here, in a second.
-CHECK_HIDDEN = (64, 64)
-CHECK_ROWS = 256
-
-
 def check_scheme(init: str, n_features: int = 784, n_classes: int = 10) -> None:
-    """Initialize a small MLP with scheme ``init`` (seed 0; random N(0, 1) inputs for a scheme
-    that needs data); ValueError (one line) if it raises, resizes a parameter or leaves NaN."""
-    inputs = torch.randn(CHECK_ROWS, n_features, generator=torch.Generator().manual_seed(0))
-    probe = Dataset("check", inputs, torch.zeros(CHECK_ROWS, dtype=torch.long), inputs[:1],
-                    torch.zeros(1, dtype=torch.long), n_classes=n_classes)
-    try:
-        build_model(init, 0, probe, Recipe(hidden=CHECK_HIDDEN))
-    except ValueError:
-        raise
-    except Exception as e:  # the user's code: whatever it raises becomes one line
-        raise ValueError(f"initializer {init!r} failed on a {n_features}-64-64-{n_classes} "
-                         f"MLP: {type(e).__name__}: {one_line(e)}") from None
+    """Try scheme ``init`` on the trial net (``n_features``-64-64-``n_classes``) before any
+    work: :func:`initcore.user_schemes.check_scheme` (raises, resizes, retypes, NaN, global RNG,
+    determinism); ValueError (one line) if it fails."""
+    user_schemes.check_scheme(init, architectures_of([], n_features, n_classes))
 
 
 def epoch_order(generator: torch.Generator, n: int, device: str | torch.device) -> Tensor:

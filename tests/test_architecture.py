@@ -23,7 +23,7 @@ PACKAGE = Path(initcore.__file__).resolve().parent
 LAYERS: dict[str, int] = {
     # 0. leaves: files, devices, data, the initializer registry
     "initcore": 0, "initcore.files": 0, "initcore.device": 0, "initcore.data": 0,
-    "initcore.initializers": 0, "initcore.init_functions": 0,
+    "initcore.initializers": 0, "initcore.init_functions": 0, "initcore.user_calls": 0,
     # the registry, initcore's own schemes and plugin loading (initializers: their public face)
     "initcore.registry": 0, "initcore.schemes": 0, "initcore.plugins": 0,
     # the option table (torch-free: the plugin imports it in every pytest session), one-line errors
@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     # 2. the trainers
     "initcore.train": 2, "initcore.grid": 2, "initcore.recipes": 2,
     "initcore.parametrization": 2,  # per-layer multipliers of a recipe (muP)
+    "initcore.user_schemes": 2,
     # 3. measurements on trained or initialized models, the reports and the regression rule
     "initcore.probes": 3, "initcore.speed": 3, "initcore.memory": 3, "initcore.reports": 3,
     "initcore.regression": 3, "initcore.plots": 3, "initcore.leaderboard": 3,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from .. import errors, initializers, options
 from ..device import check_device
-from ..train import check_scheme
+from ..user_schemes import architectures_of, check_scheme
 
 EXIT_USAGE = 2  # bad input: one line on stderr, nothing written
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
@@ -71,18 +71,19 @@ def add_shard_options(parser: argparse.ArgumentParser) -> None:
 # Checks before any work
 # ---------------------------------------------------------------------------------------------
 
-def resolve_inits(names: Sequence[str]) -> list[str]:
+def resolve_inits(names: Sequence[str], configs: Sequence = ()) -> list[str]:
     """Expand ``all``, load ``module:function`` references, and check every name against the
     registry (ValueError lists valid ones); a scheme from outside initcore is tried once on a
-    small model first (:func:`initcore.train.check_scheme`), so that one that leaves NaN or
-    changes a weight's shape fails in one line before any work."""
+    small model and on the architectures of ``configs`` (recipes) first
+    (:func:`initcore.user_schemes.check_scheme`), so that one that leaves NaN, changes a
+    weight's shape or dtype, or is not reproducible per seed fails in one line before any work."""
     resolved = [initializers.resolve(n) for n in names if n != "all"]
     if "all" in names:
         resolved = initializers.list_initializers() + resolved
     resolved = list(dict.fromkeys(resolved))
     for name in resolved:
         if not initializers.get(name).built_in:
-            check_scheme(name)
+            check_scheme(name, architectures_of(configs))
     return resolved
 
 
@@ -101,6 +102,15 @@ def check_at_least(args: argparse.Namespace, minimum: int, *names: str) -> None:
         value = getattr(args, name)
         if value is not None and value < minimum:
             raise UsageError(f"--{name.replace('_', '-')} must be >= {minimum}, got {value}")
+
+
+def check_at_most(args: argparse.Namespace, maximum: int, *names: str) -> None:
+    """UsageError ``--<name> must be <= maximum, got ...``: a count so large that the command
+    would run for ever (``--steps 10**30``) is refused at once, not after years."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value > maximum:
+            raise UsageError(f"--{name.replace('_', '-')} must be <= {maximum:,}, got {value:.3g}")
 
 
 def one_line(error: BaseException) -> str:

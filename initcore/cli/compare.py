@@ -12,6 +12,8 @@ import argparse
 from ..regression import (
     ALPHA,
     EXIT_REGRESSION,
+    check_inputs,
+    check_run_folder,
     compare,
     comparison_table,
     count_tests,
@@ -30,7 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    for path in (args.baseline, args.current):
+        check_run_folder(path)  # a run folder must be a complete run (run.json, strict JSON)
     baseline, current = load_summary(args.baseline), load_summary(args.current)
+    check_inputs(baseline, args.baseline)  # refused before any test: NaN, inf, percent, ...
+    check_inputs(current, args.current)
     verdicts = compare(baseline, current)
     if not verdicts:
         raise ReportError(f"{args.current} shares no (dataset, init) cell with the baseline "

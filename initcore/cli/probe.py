@@ -23,10 +23,16 @@ from .common import (
     add_init_option,
     add_report_options,
     check_at_least,
+    check_at_most,
     resolve_inits,
 )
 
 HELP = "per-layer signal propagation of a deep MLP at init -> probes.csv"
+
+
+# Caps on counts (a probe of --steps 10**30 never ends): 10,000 seeds is 100x the nightly
+# profile's; 1,000,000 SGD steps is ~100 seed recipes (9,380 steps: 10 epochs of 938 batches).
+MAX_SEEDS, MAX_STEPS = 10_000, 1_000_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +57,8 @@ def handle(args: argparse.Namespace) -> int:
     check_activation(args.activation)
     check_at_least(args, 1, "depth", "width", "seeds", "batch")
     check_at_least(args, 0, "steps")
+    check_at_most(args, MAX_SEEDS, "seeds")
+    check_at_most(args, MAX_STEPS, "steps")
     run_dir = reports.new_run_dir(args.report_dir, args.run_id)
     dataset = data.load(args.dataset, args.data_dir, args.download)
     _check_probe_memory(args, dataset)

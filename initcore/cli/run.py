@@ -151,7 +151,6 @@ _FLAG_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_d
 
 def handle(args: argparse.Namespace) -> int:
     # --- check everything before any work or any file ---------------------------------------
-    inits = resolve_inits(args.init)
     auto = args.seeds == "auto"
     if args.margin <= 0:
         raise UsageError(f"--margin must be > 0 points, got {args.margin:g}")
@@ -162,6 +161,7 @@ def handle(args: argparse.Namespace) -> int:
         args.seeds = min(AUTO_BATCH, args.max_seeds)  # what is checked and sized: one grid
     design = verdicts.Design(margin=args.margin / 100)
     config = recipe_from(args)
+    inits = resolve_inits(args.init, [config])  # users' schemes tried on this architecture
     checked_device(args.device)
     shard_index = shard_request(args)
     if args.backend == "ray":

@@ -79,8 +79,8 @@ def _update_baseline(path: Path, current: pd.DataFrame) -> None:
         if path.exists():
             old = regression.load_summary(path)
             keys = regression.key_columns(old, current)  # an old baseline may lack the recipe
-            if "recipe" in keys and old["recipe"].isna().any():
-                # Rows written before the recipe column existed (NaN there) are this cell's
+            if "recipe" in keys and (old["recipe"] == "").any():
+                # Rows written before the recipe column existed (empty there) are this cell's
                 # older rows too: match them on the other keys, or they would stay as duplicates.
                 keys = [k for k in keys if k != "recipe"]
             old = old.merge(current[keys], on=keys, how="left", indicator=True)

@@ -72,14 +72,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="with --backend ray: number of shards (default: one per task slot)")
     group.addoption("--cpus-per-shard", type=int, default=1, metavar="C",
                     help="with --backend ray: CPUs (and torch threads) per task (default 1)")
+    group.addoption("--markdown", default=None, metavar="FILE",
+                    help="write the run's verdicts (cells judged, regressions, leaderboard) as "
+                         "markdown to FILE; under GitHub Actions they are appended to "
+                         "$GITHUB_STEP_SUMMARY")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
                                   args: list[str]) -> None:
-    """``pytest bench`` in a folder that has no ``bench``: run the suite of the initcore that
-    is installed from a clone (``pip install -e``), so a user can benchmark a scheme from a
-    scratch folder."""
+    """``pytest bench`` in a folder that has no ``bench``: run the suite of the installed
+    initcore (a clone's ``bench/``, or the ``initcore/bench`` a wheel ships), so a user can
+    benchmark a scheme from a scratch folder."""
     if "bench" in args and not Path("bench").exists():
         suite = _installed_suite()
         if suite is not None:
@@ -87,21 +91,26 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 
 def _installed_suite() -> Path | None:
-    """The ``bench`` folder beside the installed initcore package (a clone), if there is one."""
+    """The installed benchmark suite: ``bench`` beside the initcore package (a clone installed
+    with ``pip install -e``), else ``initcore/bench`` inside it (a wheel); None if neither."""
     import importlib.util  # the spec only: initcore's modules (and torch) are not imported
 
     spec = importlib.util.find_spec("initcore")
     if spec is None or spec.origin is None:
         return None
-    suite = Path(spec.origin).resolve().parent.parent / "bench"
-    return suite if (suite / "conftest.py").is_file() else None
+    package = Path(spec.origin).resolve().parent
+    for suite in (package.parent / "bench", package / "bench"):
+        if (suite / "conftest.py").is_file():
+            return suite
+    return None
 
 
 def is_bench_session(config: pytest.Config) -> bool:
-    """Whether this session runs the benchmark suite: an argument names a ``bench`` folder, or
-    a profile other than the default is asked for."""
-    return any("bench" in Path(arg).parts for arg in config.args) or \
-        config.getoption("profile") != "smoke"
+    """Whether this session runs the benchmark suite: an argument names a ``bench`` folder (or
+    the package ``initcore.bench``, with ``--pyargs``), or a profile other than the default is
+    asked for."""
+    return any("bench" in Path(arg).parts or arg.split("::")[0].startswith("initcore.bench")
+               for arg in config.args) or config.getoption("profile") != "smoke"
 
 
 def _is_xdist_worker() -> bool:
@@ -131,6 +140,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         from initcore import session as bench_session
 
         bench_session.write_leaderboard(folder)
+        bench_session.write_markdown(session.config, folder)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,7 +34,7 @@ import pytest
 import torch
 from tqdm import tqdm
 
-from . import data, initializers, leaderboard, profiles, ray_backend, reports, shards
+from . import data, initializers, leaderboard, markdown, profiles, ray_backend, reports, shards
 from .device import check_device
 from .experiments import Experiment, Profile
 from .files import file_lock
@@ -101,12 +102,23 @@ DEFAULT_BASELINE_DIR = "reports/baseline"  # the default of --baseline-dir
 
 def baseline_dir(config: pytest.Config) -> Path:
     """``--baseline-dir``; its default, when the current folder has none (``pytest bench`` run
-    from a scratch folder), is the committed one beside the installed suite."""
+    from a scratch folder), is the committed one of the installed initcore: the clone's
+    ``reports/baseline`` (an editable install), else the copy a wheel ships as
+    ``initcore/baselines``."""
     given = Path(config.getoption("baseline_dir"))
     if given.exists() or config.getoption("baseline_dir") != DEFAULT_BASELINE_DIR:
         return given
-    beside = Path(__file__).resolve().parents[1] / DEFAULT_BASELINE_DIR
-    return beside if beside.is_dir() else given
+    return shipped_baseline_dir() or given
+
+
+def shipped_baseline_dir() -> Path | None:
+    """The committed baselines of the installed initcore: ``reports/baseline`` of its clone, or
+    the wheel's package data ``initcore/baselines``; None if neither is there."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package.parent / DEFAULT_BASELINE_DIR, package / "baselines"):
+        if candidate.is_dir():
+            return candidate
+    return None
 
 
 def this_shard(config: pytest.Config) -> shards.Shard | None:
@@ -167,6 +179,8 @@ def start(config: pytest.Config) -> tuple[Path, tuple[Path, Path] | None]:
         raise pytest.UsageError(str(e)) from e
     this_shard(config)  # an impossible --shard fails here, in one line
     try:
+        if config.getoption("markdown"):  # fail now, not after the training
+            reports.check_writable(Path(config.getoption("markdown")).resolve().parent)
         folder = run_dir(config)
         # One session per run folder: a reused id is refused (xdist workers inherit the id
         # through INITCORE_RUN_ID and never get here).
@@ -221,6 +235,7 @@ def save_benchmark_json(storage: Path, target: Path) -> None:
     """Move the JSON pytest-benchmark saved under ``storage`` to ``target``; remove ``storage``."""
     saved = sorted(storage.glob("*/*_initcore.json"))  # <machine id>/<counter>_initcore.json
     if saved:
+        reports.rewrite_strict_json(saved[-1])  # NaN in extra_info -> null (strict JSON)
         os.replace(saved[-1], target)  # same file system: atomic, the JSON is whole or absent
     shutil.rmtree(storage, ignore_errors=True)  # no benchmark ran (e.g. under xdist): no file
 
@@ -262,6 +277,27 @@ def write_leaderboard(folder: Path) -> Path | None:
     table = leaderboard.build(reports.load(path), set(initializers.builtin_names()),
                               theory=pd.read_csv(theory) if theory.exists() else None)
     return reports.write_csv_atomic(table, folder / leaderboard.LEADERBOARD_FILE)
+
+
+def write_markdown(config: pytest.Config, folder: Path) -> list[Path]:
+    """The run's markdown summary (:mod:`initcore.markdown`: the gate against the profile's
+    baseline, the leaderboard), appended to $GITHUB_STEP_SUMMARY when set and written to
+    ``--markdown FILE`` when given; nothing when neither or when nothing was trained. A shard
+    session is not judged (its merged report is, by ``initcore compare``)."""
+    path = config.getoption("markdown")
+    if not (path or os.environ.get(markdown.STEP_SUMMARY_ENV)) or \
+            not (folder / reports.SUMMARY_FILE).is_file():
+        return []
+    profile_name = config.getoption("profile")
+    baseline = None if config.getoption("shard") or config.getoption("no_baseline") else \
+        baseline_dir(config) / profile_name / reports.SUMMARY_FILE
+    try:
+        text = markdown.summary(folder, baseline,
+                                f"initcore: {profile_name} profile, run {folder.name}")
+        return markdown.publish(text, path)
+    except (OSError, reports.ReportError) as e:  # the run itself is written: say it, go on
+        print(f"initcore: markdown summary not written: {e}", file=sys.stderr)
+        return []
 
 
 def summary_lines(folder: Path, profile_name: str) -> tuple[str, list[str]] | None:

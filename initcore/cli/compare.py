@@ -8,7 +8,9 @@ is :mod:`initcore.regression`'s.
 from __future__ import annotations
 
 import argparse
+import os
 
+from .. import markdown
 from ..regression import (
     ALPHA,
     EXIT_REGRESSION,
@@ -27,6 +29,9 @@ HELP = "compare a run against a baseline; exit 1 on regression"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", help="baseline run folder or summary.csv")
     parser.add_argument("current", help="current run folder or summary.csv")
+    parser.add_argument("--markdown", default=None, metavar="FILE",
+                        help="also write the verdicts as a markdown table to FILE (under "
+                             "GitHub Actions they are appended to $GITHUB_STEP_SUMMARY)")
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -42,6 +47,10 @@ def handle(args: argparse.Namespace) -> int:
         if verdict.regressed:
             print(verdict.message)
     regressions = sum(v.regressed for v in verdicts)
+    if args.markdown or os.environ.get(markdown.STEP_SUMMARY_ENV):
+        markdown.publish(markdown.summary(args.current, args.baseline,
+                                          f"initcore compare {args.baseline} {args.current}"),
+                         args.markdown)
     judged = n_cells - len(unjudged)
     print(f"{regressions} regression(s) in {len(verdicts)} initializer(s); "
           f"compared {judged} of {n_cells} baseline cells "

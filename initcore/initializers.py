@@ -298,7 +298,10 @@ def register(name: str | None = None, formula: str | None = None, *, bias: str |
     return decorate
 
 
-# Aliases, as jax has them; listed once under their canonical name.
+# Aliases by the other common name (torch.nn.init's kaiming_*, Glorot's own), listed once under
+# their canonical name. Not jax's meaning of these names: jax's glorot_normal, he_normal and
+# lecun_normal are truncated normals (here: lecun_truncated_normal, he_truncated_normal);
+# kaiming_normal and glorot_normal below are untruncated, as torch.nn.init's are.
 ALIASES = {"kaiming_normal": "he_normal", "kaiming_uniform": "he_uniform",
            "glorot_normal": "xavier_normal", "glorot_uniform": "xavier_uniform"}
 

@@ -66,8 +66,8 @@ def interval(values: np.ndarray, low: float = 0.0, high: float = 1.0) -> tuple[f
     """95% Student-t interval of the mean of the finite ``values``, truncated to the range the
     mean can take, [``low``, ``high``] (accuracies: [0, 1]); the mean itself with one value.
 
-    mean +- t_{0.975, n-1} s / sqrt(n) overshoots the range when the seeds spread widely (smoke
-    profile, metainit: one seed at chance, the others at ~90%: 112% at the top). The true mean
+    mean +- t_{0.975, n-1} s / sqrt(n) overshoots the range when few seeds spread widely (smoke
+    profile, metainit: 3 seeds between 36% and 80%, t = 4.30: the top at 112%). The true mean
     lies in the range, so cutting the interval there keeps every mean it covered: the coverage
     stays 95% (the t-interval's, approximate for few seeds) and the ends stay possible values."""
     values = values[np.isfinite(values)]

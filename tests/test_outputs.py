@@ -109,9 +109,9 @@ def test_load_empty_number_is_nan_empty_name_is_empty_text(tmp_path: Path) -> No
 # ---------------------------------------------------------------------------------------------
 
 def test_interval_of_accuracies_stays_within_0_and_1() -> None:
-    """Three seeds, one stuck at chance (metainit on the smoke profile did this): the plain
-    t-interval reaches 112%; cut to [0, 1] it stays a set of possible means."""
-    values = np.array([0.11, 0.93, 0.94])
+    """Three seeds spread widely (metainit's on the smoke profile: 36-80%): the plain
+    t-interval reaches past 100%; cut to [0, 1] it stays a set of possible means."""
+    values = np.array([0.36, 0.75, 0.80])
     low, high = leaderboard.interval(values)
     half = 4.302653 * values.std(ddof=1) / math.sqrt(3)  # t_{0.975, 2} = 4.3027
     assert values.mean() + half > 1.1, "the example must overshoot without the cut"

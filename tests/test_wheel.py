@@ -10,6 +10,7 @@ empty folder; these tests check the same things in seconds.)
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import shutil
 import subprocess
@@ -98,3 +99,22 @@ def test_unpacked_wheel_collects_the_suite_from_an_empty_folder(unpacked: Path, 
     assert all(line.startswith("initcore/bench/test_") for line in collected), (
         f"tests collected from elsewhere than the unpacked wheel: {collected[:3]}")
     assert any("test_no_regression_vs_baseline" in line for line in collected), collected[:5]
+
+
+def test_unpacked_wheel_pyargs_is_a_bench_session(unpacked: Path, tmp_path: Path) -> None:
+    """``pytest --pyargs initcore.bench`` is a bench session like ``pytest bench``: it claims a
+    run folder, saves pytest-benchmark's JSON there (strict JSON) and marks it complete. One
+    timing test only (nothing is trained: a few seconds)."""
+    reports = tmp_path / "reports"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run_unpacked(unpacked, empty, "-m", "pytest", "--pyargs", "initcore.bench", "-q",
+                        "-p", "no:cacheprovider", "--report-dir", str(reports),
+                        "--run-id", "007", "-k", "test_init_cost and he_normal")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "1 passed" in output, output[-3000:]
+    run = reports / "007"
+    assert (run / "run.json").is_file(), f"no complete run folder: {list(tmp_path.rglob('*'))}"
+    saved = json.loads((run / "benchmark.json").read_text(),
+                       parse_constant=lambda c: pytest.fail(f"{c} in benchmark.json"))
+    assert [b["name"] for b in saved["benchmarks"]] == ["test_init_cost[init=he_normal]"]

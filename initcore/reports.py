@@ -452,8 +452,10 @@ def load(path: str | Path, table: str = EPOCHS_FILE) -> pd.DataFrame:
         path = path / table
     if not path.is_file():
         raise ReportError(f"no report at {path}")
-    header = read_header(path) or []
-    text = [c for c in header if c in IDENTIFIER_COLUMNS]
-    frame = pd.read_csv(path, dtype={c: str for c in text}, keep_default_na=False,
-                        na_values={c: [""] for c in header if c not in text})
+    text = [c for c in read_header(path) or [] if c in IDENTIFIER_COLUMNS]
+    frame = pd.read_csv(path)  # numbers (and "nan", "inf", "") as pandas reads them
+    if text:  # the names again, as the text written: no type guessing, no NA
+        names = pd.read_csv(path, usecols=text, dtype=str, keep_default_na=False)
+        for column in text:
+            frame[column] = names[column]
     return frame

@@ -221,3 +221,13 @@ def test_bench_session_writes_strict_json_and_markdown(tmp_path: Path) -> None:
     assert text.startswith("## initcore: smoke profile, run 1e5"), text
     assert "baseline cells judged" in text and "### Leaderboard" in text, text
     assert reports.load(tmp_path / "r" / "1e5")["run_id"].eq("1e5").all()
+
+
+def test_load_numbers_keep_pandas_missing_values(tmp_path: Path) -> None:
+    """Numeric columns are read as pandas reads them ("nan", "inf", "" are numbers), names not."""
+    path = tmp_path / "probes.csv"
+    path.write_text("init,value,steps\nnan,nan,1\nNA,inf,\n")
+    table = reports.load(path)
+    assert table["init"].tolist() == ["nan", "NA"], table["init"]
+    assert pd.api.types.is_float_dtype(table["value"]) and math.isinf(table["value"].iloc[1])
+    assert math.isnan(table["value"].iloc[0]) and math.isnan(table["steps"].iloc[1])

@@ -90,16 +90,20 @@ def _versus(verdict, diff_pt: float) -> str:
     return f"{verdict} ({diff_pt:+.2f} pt)"
 
 
-def summary(current: str | Path, baseline: str | Path | None, title: str) -> str:
+def summary(current: str | Path, baseline: str | Path | None, title: str,
+            not_judged: str = "no baseline given") -> str:
     """The markdown summary of the run folder ``current``: the gate against ``baseline`` (a
-    folder or summary CSV; None or absent: said so, not judged) and the run's leaderboard."""
+    folder or summary CSV; None: not judged, because ``not_judged``; absent: said so) and the
+    run's leaderboard."""
     current = Path(current)
     lines = [f"## {title}", ""]
     cur = regression.load_summary(current)
-    if baseline is not None and Path(baseline).exists():
-        lines += gate_lines(regression.load_summary(baseline), cur)
+    if baseline is None:
+        lines += [f"not judged: {not_judged}", ""]
+    elif not Path(baseline).exists():
+        lines += [f"not judged: no baseline at {baseline}", ""]
     else:
-        lines += [f"no baseline{f' at {baseline}' if baseline else ''}: not judged", ""]
+        lines += gate_lines(regression.load_summary(baseline), cur)
     folder = current if current.is_dir() else current.parent
     board = folder / leaderboard.LEADERBOARD_FILE
     if board.is_file():

@@ -289,11 +289,14 @@ def write_markdown(config: pytest.Config, folder: Path) -> list[Path]:
             not (folder / reports.SUMMARY_FILE).is_file():
         return []
     profile_name = config.getoption("profile")
-    baseline = None if config.getoption("shard") or config.getoption("no_baseline") else \
-        baseline_dir(config) / profile_name / reports.SUMMARY_FILE
+    baseline, why = baseline_dir(config) / profile_name / reports.SUMMARY_FILE, ""
+    if config.getoption("shard"):
+        baseline, why = None, "a shard; its merged run is judged (initcore merge, compare)"
+    elif config.getoption("no_baseline"):
+        baseline, why = None, "--no-baseline"
     try:
         text = markdown.summary(folder, baseline,
-                                f"initcore: {profile_name} profile, run {folder.name}")
+                                f"initcore: {profile_name} profile, run {folder.name}", why)
         return markdown.publish(text, path)
     except (OSError, reports.ReportError) as e:  # the run itself is written: say it, go on
         print(f"initcore: markdown summary not written: {e}", file=sys.stderr)

@@ -173,7 +173,9 @@ def test_markdown_without_baseline_says_not_judged(tmp_path: Path,
     reports.write_csv_atomic(pd.DataFrame([_summary_row("he_normal", 0.95)]),
                              tmp_path / "cur" / "summary.csv")
     text = markdown.summary(tmp_path / "cur", tmp_path / "none", "t")
-    assert "no baseline at" in text and "regression" not in text, text
+    assert "not judged: no baseline at" in text and "regression" not in text, text
+    text = markdown.summary(tmp_path / "cur", None, "t", "a shard")
+    assert "not judged: a shard" in text and "regression" not in text, text
     assert markdown.publish(text) == [], "no file named, no step summary: nothing written"
 
 

@@ -24,8 +24,9 @@ import pytest
 import torch
 
 from initcore import initializers, leaderboard, probes, regression, reports, session
+from initcore.bounds import DEPTH_LOG_TOL, VERDICT_DECADES
 from initcore.experiments import Bound, check_bound
-from initcore.train import TrainConfig, build_model
+from initcore.train import Recipe, build_model
 
 
 def majority_share(dataset) -> float:
@@ -106,16 +107,6 @@ def _std(values: np.ndarray) -> float:
 
 DEPTH, WIDTH, BATCH = 16, 256, 256  # the ReLU net of bench/test_theory.py's ratio checks
 THEORY_FILE = leaderboard.THEORY_FILE
-# q_16 / q_2 beyond 10^+-1 over 14 hidden-to-hidden layers: "explodes" / "vanishes". He and
-# LSUV (per-layer ratio 1) measured 0.80-1.13 (q_16/q_1, seed 0); the nearest scheme off the
-# critical line, n Var(W)/2 = 0.75 (a 1.5/fan_in normal), loses 0.75^14 = 0.018: far apart, so a
-# factor 10 either way separates "holds" from a trend that compounds with depth.
-# Xavier/LeCun/orthogonal (ratio 1/2) lose 2^14 = 1.6e4; random_large gains 128^14.
-VERDICT_DECADES = 1.0
-# The law q_{l+1}/q_l = n Var(W)/2 summed over 14 hidden-to-hidden layers: per layer the
-# log-ratio spreads by 0.13 (finite width, bench/test_theory.py), about 0.5 over 14 independent
-# layers; 1.5 (3 such spreads, in natural log) is the tolerance of the whole-depth prediction.
-DEPTH_LOG_TOL = 1.5
 
 
 def verdict(log10_gain: float) -> str:
@@ -137,7 +128,7 @@ def test_signal_at_depth_reported(init, dataset_loader, pytestconfig):
     that law (bench/test_theory.py checks its own). The row, with the verdict
     vanishes/holds/explodes, goes into the run's theory.csv."""
     mnist5k = dataset_loader("mnist-5k")
-    recipe = TrainConfig(hidden=(WIDTH,) * DEPTH)
+    recipe = Recipe(hidden=(WIDTH,) * DEPTH)
     model = build_model(init, 0, mnist5k, recipe)
     other = build_model(init, 1, mnist5k, recipe)
     deterministic = all(torch.equal(a, b) for a, b in zip(model.parameters(),

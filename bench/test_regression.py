@@ -16,23 +16,23 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from initcore import regression, reports, session
+from initcore import regression, reports
 from initcore.files import file_lock
 
 
-def baseline_path(config: pytest.Config, profile_name: str) -> Path:
-    return session.baseline_dir(config) / profile_name / reports.SUMMARY_FILE
+def baseline_path(bench_session, profile_name: str) -> Path:
+    return bench_session.baseline_dir / profile_name / reports.SUMMARY_FILE
 
 
 @pytest.fixture(scope="session")
-def baseline_table(pytestconfig, profile) -> pd.DataFrame | None:
+def baseline_table(bench_session, profile) -> pd.DataFrame | None:
     """The profile's baseline, checked before any training: a missing, unreadable or incomplete
     baseline fails every regression test (a gate never passes by not looking), unless
     --no-baseline asks to skip them; None when --update-baseline writes a new one."""
-    path = baseline_path(pytestconfig, profile.name)
-    if pytestconfig.getoption("update_baseline"):
+    path = baseline_path(bench_session, profile.name)
+    if bench_session.update_baseline:
         return None
-    if pytestconfig.getoption("no_baseline"):
+    if bench_session.no_baseline:
         pytest.skip(f"regression checks skipped (--no-baseline); baseline would be {path}")
     if not path.is_file():
         pytest.fail(f"no baseline for profile {profile.name!r} at {path}; create it with: "
@@ -45,12 +45,12 @@ def baseline_table(pytestconfig, profile) -> pd.DataFrame | None:
 
 
 def test_no_regression_vs_baseline(baseline_cell, baseline_table, profile, trained,
-                                   pytestconfig):
+                                   bench_session):
     """This run's cell is not worse than the baseline's beyond seed-to-seed noise."""
     experiment_name, init = baseline_cell
     current = trained(experiment_name).summary
-    path = baseline_path(pytestconfig, profile.name)
-    if pytestconfig.getoption("update_baseline"):
+    path = baseline_path(bench_session, profile.name)
+    if bench_session.update_baseline:
         _update_baseline(path, current)
         pytest.skip(f"baseline updated: {path}")
     baseline = baseline_table
@@ -65,7 +65,7 @@ def test_no_regression_vs_baseline(baseline_cell, baseline_table, profile, train
     if verdict.throughput_regressed:
         # Timing on a shared machine is noise-prone: it fails the test only when asked for
         # (--timing-regressions, as the nightly job does); otherwise it is reported as a warning.
-        if pytestconfig.getoption("timing_regressions"):
+        if bench_session.timing_regressions:
             pytest.fail(verdict.message)
         warnings.warn(verdict.message, stacklevel=1)
 

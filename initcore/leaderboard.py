@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from .regression import ALPHA, MIN_ACC_DROP, holm_rejections
+from .stats import welch_two_sided  # the one Welch test (two-sided, per-seed values)
 
 LEADERBOARD_FILE = "leaderboard.csv"
 THEORY_FILE = "theory.csv"  # per scheme: n Var(W)/2 and the signal at depth (bench/test_newcomers)
@@ -38,28 +39,6 @@ def final_accuracies(epochs: pd.DataFrame) -> pd.DataFrame:
     keys = [c for c in ("experiment", "dataset", "model") if c in epochs.columns]
     last = epochs.sort_values("epoch").groupby([*keys, "init", "seed"], sort=False).tail(1)
     return last[[*keys, "init", "seed", "test_acc", "diverged"]].reset_index(drop=True)
-
-
-def welch_two_sided(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided Welch t-test p-value of "mean(a) != mean(b)" on per-seed values.
-
-    As :func:`initcore.regression.welch_p_value`: when neither side varies (identical seeds, or
-    one seed each) the difference is exact: p = 0 if the means differ, 1 if not; NaN with no
-    finite value on a side."""
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    if len(a) == 0 or len(b) == 0:
-        return math.nan
-    # No spread means equal values (np.ptp), not a var() of 1e-35 left by rounding the mean.
-    var_a = a.var(ddof=1) if np.ptp(a) > 0 else 0.0
-    var_b = b.var(ddof=1) if np.ptp(b) > 0 else 0.0
-    if var_a == 0 and var_b == 0:
-        return 0.0 if a.mean() != b.mean() else 1.0
-    # A side with one seed or no spread enters Welch's degrees of freedom as a 2-sample side with
-    # zero variance (the gate's convention).
-    result = stats.ttest_ind_from_stats(a.mean(), math.sqrt(var_a), max(len(a), 2),
-                                        b.mean(), math.sqrt(var_b), max(len(b), 2),
-                                        equal_var=False)
-    return float(result.pvalue)
 
 
 def interval(values: np.ndarray, low: float = 0.0, high: float = 1.0) -> tuple[float, float]:

@@ -21,7 +21,7 @@ import torch
 from . import data
 from .grid import train_grid
 from .models import mlp_sizes
-from .train import TrainConfig
+from .train import Recipe
 
 
 def status_mb(field: str) -> float:
@@ -84,7 +84,7 @@ def _grid_memory_child(dataset_name, data_dir, download, inits, seeds, config, r
 
 
 def grid_peak_memory(dataset_name: str, data_dir, inits: Sequence[str], seeds: Sequence[int],
-                     config: TrainConfig, rows: int = 6_400, download: bool = False) -> dict:
+                     config: Recipe, rows: int = 6_400, download: bool = False) -> dict:
     """Peak resident memory (MiB) of training the grid inits x seeds for one epoch.
 
     Measured in a fresh process (multiprocessing "spawn"), so nothing this process holds counts.

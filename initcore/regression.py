@@ -37,9 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from scipy import stats
 
 from .reports import SUMMARY_FILE, ReportError, load
+from .stats import welch_p_value  # the one Welch test (one-sided here: "current is lower")
 
 ALPHA = 0.01  # family-wise false-alarm rate of one whole comparison (Holm): 1 night in 100
 MIN_ACC_DROP = 0.005  # absolute accuracy (0.5 point) below which a drop is never flagged
@@ -171,25 +171,6 @@ def key_columns(*tables: pd.DataFrame) -> list[str]:
     experiment name pins the recipe it was measured with."""
     wanted = ["experiment", "dataset", "model", "recipe", "init"]
     return [c for c in wanted if all(c in t.columns for t in tables)]
-
-
-def welch_p_value(base_mean: float, base_std: float, base_n: int,
-                  cur_mean: float, cur_std: float, cur_n: int) -> float:
-    """One-sided Welch t-test p-value of "the current mean is below the baseline's".
-
-    A side with one seed (std NaN) or identical seeds (std 0) adds no variance; when neither side
-    has any, the difference is exact: p = 0 for a drop, 1 otherwise.
-    """
-    base_std = 0.0 if pd.isna(base_std) else float(base_std)
-    cur_std = 0.0 if pd.isna(cur_std) else float(cur_std)
-    if base_std == 0 and cur_std == 0:
-        return 0.0 if base_mean > cur_mean else 1.0
-    # A zero-variance side enters Welch's degrees of freedom as 0 / (n - 1): give it n >= 2.
-    base_n = int(base_n) if base_std > 0 else max(int(base_n), 2)
-    cur_n = int(cur_n) if cur_std > 0 else max(int(cur_n), 2)
-    result = stats.ttest_ind_from_stats(base_mean, base_std, base_n, cur_mean, cur_std, cur_n,
-                                        equal_var=False, alternative="greater")
-    return float(result.pvalue)
 
 
 def holm_rejections(p_values: list[float], alpha: float = ALPHA,

@@ -203,7 +203,16 @@ class Recipe:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-TrainConfig = Recipe  # the former name, kept for code written before recipes existed
+def __getattr__(name: str):
+    """``TrainConfig``, the former name of :class:`Recipe`: still importable, with a
+    DeprecationWarning (one name for the recipe type from now on)."""
+    if name == "TrainConfig":
+        import warnings
+
+        warnings.warn("initcore.train.TrainConfig is deprecated: use initcore.train.Recipe",
+                      DeprecationWarning, stacklevel=2)
+        return Recipe
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -274,7 +283,7 @@ def check_scheme(init: str, n_features: int = 784, n_classes: int = 10) -> None:
     probe = Dataset("check", inputs, torch.zeros(CHECK_ROWS, dtype=torch.long), inputs[:1],
                     torch.zeros(1, dtype=torch.long), n_classes=n_classes)
     try:
-        build_model(init, 0, probe, TrainConfig(hidden=CHECK_HIDDEN))
+        build_model(init, 0, probe, Recipe(hidden=CHECK_HIDDEN))
     except ValueError:
         raise
     except Exception as e:  # the user's code: whatever it raises becomes one line

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from initcore import options
 from initcore.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,8 +19,9 @@ MAX_README_LINES = 300  # issue 18: a user's guide, the rest in docs/
 OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
 # Git's conflict markers (diff3 style included), built here so this file holds none.
 MARKER = re.compile("^(" + "|".join(re.escape(c * 7) for c in "<>|") + r")( |$)|^={7}$")
-# Options the README names that belong to other programs: pip's (`pip wheel --no-deps .`).
-FOREIGN = {"--no-deps"}
+# What the README names that no initcore parser declares: pip's option (`pip wheel --no-deps .`)
+# and the plugin's spelling rule "--initcore-NAME" (the pattern reads it as "--initcore").
+FOREIGN = {"--no-deps", "--initcore"}
 
 
 def cli_options() -> set[str]:
@@ -33,19 +35,19 @@ def cli_options() -> set[str]:
 
 
 def pytest_help(*args: str) -> str:
-    """``pytest --help`` of this environment: pytest's and its plugins' options."""
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider",
-                           *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    """``pytest bench --help`` of this environment: pytest's and its plugins' options, and the
+    short forms the suite's conftest adds."""
+    proc = subprocess.run([sys.executable, "-m", "pytest", "bench", "--help", "-p",
+                           "no:cacheprovider", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
 
 @pytest.fixture(scope="module")
-def pytest_options() -> tuple[set[str], set[str]]:
-    """(the options initcore's pytest plugin adds, every option of a pytest session): the
-    plugin's are those ``pytest --help`` lists with it and not under ``-p no:initcore``."""
-    everything = set(OPTION.findall(pytest_help()))
-    return everything - set(OPTION.findall(pytest_help("-p", "no:initcore"))), everything
+def pytest_options() -> set[str]:
+    """Every option of a ``pytest bench`` session: pytest's, its plugins', initcore's."""
+    return set(OPTION.findall(pytest_help()))
 
 
 def readme_options() -> set[str]:
@@ -60,15 +62,19 @@ def test_readme_is_a_short_guide() -> None:
         assert (ROOT / link).is_file(), f"README links to {link}, which does not exist"
 
 
-def test_readme_names_every_option_of_the_parsers(pytest_options) -> None:
-    plugin, _ = pytest_options
-    assert {"--profile", "--report-dir"} <= plugin, f"the plugin's options not found: {plugin}"
-    missing = (cli_options() | plugin) - readme_options()
+def test_readme_names_every_option_of_the_parsers(pytest_options: set[str]) -> None:
+    """Every option of ``initcore`` and of ``pytest bench`` (the short forms; the plugin's
+    global spelling of each, ``--initcore-NAME``, is named once as a rule)."""
+    short, long = set(options.bench_flags(prefix="")), set(options.bench_flags())
+    assert short | long <= pytest_options, (
+        f"pytest bench does not register {sorted((short | long) - pytest_options)}")
+    assert "--initcore-NAME" in README.read_text(), "README should say the global spelling"
+    missing = (cli_options() | short) - readme_options()
     assert not missing, f"options the parsers know but README.md does not name: {sorted(missing)}"
 
 
-def test_readme_names_no_option_the_parsers_do_not_know(pytest_options) -> None:
-    known = cli_options() | FOREIGN | pytest_options[1]
+def test_readme_names_no_option_the_parsers_do_not_know(pytest_options: set[str]) -> None:
+    known = cli_options() | FOREIGN | pytest_options
     unknown = readme_options() - known
     assert not unknown, f"README.md names options no parser knows: {sorted(unknown)}"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from .. import markdown
+from .. import markdown, options
 from ..regression import (
     ALPHA,
     EXIT_REGRESSION,
@@ -29,9 +29,7 @@ HELP = "compare a run against a baseline; exit 1 on regression"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", help="baseline run folder or summary.csv")
     parser.add_argument("current", help="current run folder or summary.csv")
-    parser.add_argument("--markdown", default=None, metavar="FILE",
-                        help="also write the verdicts as a markdown table to FILE (under "
-                             "GitHub Actions they are appended to $GITHUB_STEP_SUMMARY)")
+    options.add(parser.add_argument, ("markdown",))
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import argparse
 
 import pandas as pd
 
-from .. import data, reports
+from .. import data, options, reports
 from ..device import available_memory
 from ..models import ACTIVATIONS, check_activation
 from ..probes import PROBES_FILE, probe, ratio_table
@@ -32,10 +32,11 @@ HELP = "per-layer signal propagation of a deep MLP at init -> probes.csv"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--depth", type=int, default=30, help="hidden layers (default 30)")
     parser.add_argument("--width", type=int, default=256, help="units per hidden layer (256)")
-    parser.add_argument("--activation", default="relu", help=f"one of {', '.join(ACTIVATIONS)}")
+    options.add(parser.add_argument, ("activation",),
+                activation={"default": "relu", "help": f"one of {', '.join(ACTIVATIONS)}"})
     add_init_option(parser)
-    parser.add_argument("--seeds", type=int, default=1,
-                        help="number of seeds, 0..N-1 (default 1)")
+    options.add(parser.add_argument, ("seeds",),
+                seeds={"default": 1, "help": "number of seeds, 0..N-1 (default 1)"})
     parser.add_argument("--steps", type=int, default=0,
                         help="SGD steps of the seed recipe before probing (default 0: at init)")
     parser.add_argument("--batch", type=int, default=512, help="probe batch rows (default 512)")

@@ -1,0 +1,83 @@
+"""The option table, the rules between options and the experiments' meaning, each in one place
+(issue 17): what both front ends (``initcore run``, ``pytest bench``) rely on."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from initcore import options, profiles, shards
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(exit_on_error=False)
+    options.add_scale_out_options(p.add_argument)
+    options.add(p.add_argument, ("seeds",))
+    return p
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--seeds", "0"], "--seeds must be >= 1, got 0"),
+    (["--seeds", "x"], "--seeds expects an integer, got 'x'"),
+    (["--shards", "0"], "--shards must be >= 1, got 0"),
+    (["--shard", "3/2"], "--shard must be i/n with 1 <= i <= n"),
+])
+def test_options_types_refuse_bad_values_while_parsing(argv: list[str], words: str) -> None:
+    with pytest.raises(argparse.ArgumentError, match=words):
+        parser().parse_args(argv)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--shards", "2"], "--ray-address and --shards need --backend ray"),
+    (["--backend", "ray", "--shard", "1/2"], "pick one"),
+])
+def test_options_rules_between_options_are_one_line(argv: list[str], words: str) -> None:
+    args = parser().parse_args(argv)
+    with pytest.raises(ValueError, match=words):
+        options.check_rules(options.namespace_getter(args))
+
+
+def test_options_rules_return_the_shard() -> None:
+    args = parser().parse_args(["--shard", " 2 / 3 "])
+    assert options.check_rules(options.namespace_getter(args)) == (2, 3)
+    assert shards.parse_shard is options.parse_shard, "one parser of --shard"
+
+
+def test_options_table_imports_no_torch() -> None:
+    import subprocess
+    import sys
+
+    probe = "import sys, initcore.options; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120).stdout.strip()
+    assert out == "False", "initcore.options imported torch"
+
+
+@pytest.mark.parametrize("name", profiles.list_profiles())
+def test_profiles_name_their_reference_experiment_first(name: str) -> None:
+    """The reference experiment (timed, perturbed, the sweep's relu column) is named, and it is
+    the first one: shard 1 of a --shard session holds a part of it (shards.plan) and runs the
+    profile-wide tests."""
+    profile = profiles.get(name)
+    reference = profile.reference_experiment()
+    assert reference is not None, f"profile {name} names no reference experiment"
+    assert profile.experiments[0].name == profile.reference, (
+        f"profile {name}: the reference {profile.reference} is not the first experiment")
+    first = shards.plan(profile.experiments, 2)[0]
+    assert profile.reference in [p.name for p in first.parts]
+
+
+def test_experiment_fields_say_what_the_deep_and_sweep_experiments_are() -> None:
+    nightly = profiles.get("nightly")
+    assert {e.name for e in nightly.experiments if e.deep} == {"deep-relu", "deep-tanh"}
+    assert {e.name for e in nightly.experiments if e.sweep} == {
+        "sweep-tanh", "sweep-sigmoid", "sweep-selu"}
+    assert [e.name for e in profiles.get("smoke").experiments if e.deep] == ["deep-relu-short"]
+
+
+def test_train_config_is_a_deprecated_name_of_recipe() -> None:
+    from initcore import train
+
+    with pytest.warns(DeprecationWarning, match="use initcore.train.Recipe"):
+        assert train.TrainConfig is train.Recipe

@@ -11,6 +11,7 @@ body.
 from __future__ import annotations
 
 from .experiments import Bound
+from .initializers import builtin_names, get
 
 CHANCE = 0.1  # 10 balanced-ish classes
 
@@ -422,16 +423,10 @@ DEPTH_LOG_TOL = 1.5
 THEORY_WIDTH = 256  # the ReLU ratio net of bench/test_theory.py: 784 -> 256 x 16 -> 10
 # n Var(W) / 2 at n = THEORY_WIDTH, from each scheme's formula (equal widths: fan_in = fan_out).
 RELU_RATIO = {
-    "he_normal": 1.0,  # Var = 2/n
-    "he_uniform": 1.0,  # U(+-sqrt(6/n)): Var = 2/n
-    "xavier_normal": 0.5,  # Var = 2/(n + n)
-    "xavier_uniform": 0.5,  # U(+-sqrt(6/(2n))): Var = 1/n
-    "lecun_normal": 0.5,  # Var = 1/n
+    # the variance-scaling schemes: scale / 2, from their declaration (initcore.schemes)
+    **{n: get(n).variance.relu_ratio() for n in builtin_names() if get(n).variance},
     "orthogonal": 0.5,  # rows of norm 1: Var = 1/n
     "orthogonal_relu": 1.0,  # sqrt(2) Q: rows of norm^2 2, Var = 2/n, as He's
-    "he_truncated_normal": 1.0,  # Var = 2/n after the cut
-    "lecun_truncated_normal": 0.5,  # Var = 1/n after the cut
-    "lecun_uniform": 0.5,  # U(+-sqrt(3/n)): Var = 1/n
     "torch_default": 1 / 6,  # U(+-1/sqrt(n)): Var = 1/(3n)
     "random_normal": THEORY_WIDTH * 0.01**2 / 2,  # Var = 1e-4: 0.0128, shrinks 78x a layer
     "random_large": THEORY_WIDTH * 1.0 / 2,  # Var = 1: 128, it grows 128x a layer

@@ -14,13 +14,14 @@ searched. The public face of all three is :mod:`initcore.initializers`.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from .init_functions import linear_layers, torch_default_
+from .init_functions import linear_layers, torch_default_, variance_scaling_
 
 WeightFn = Callable[[Tensor, torch.Generator], object]
 ModelFn = Callable[[nn.Module, torch.Generator, "Tensor | None"], None]
@@ -83,6 +84,64 @@ def accuracy(experiment: str, min_acc: float | None = None,
 
 
 
+MODES = ("fan_in", "fan_out", "fan_avg")
+DISTRIBUTIONS = ("normal", "uniform", "truncated_normal")
+
+
+@dataclass(frozen=True)
+class VarianceScaling:
+    """A variance-scaling scheme as data (jax's ``variance_scaling(scale, mode, distribution)``):
+    Var(W) = scale / n, with n the layer's fan_in, fan_out or their mean (fan_avg). The formula
+    text, the tests' laws of W and the theory checks' signal ratios all come from here.
+
+    Glorot & Bengio (2010): scale 1, fan_avg; He et al. (2015): scale 2, fan_in; LeCun et al.
+    (1998): scale 1, fan_in."""
+
+    scale: float  # Var(W) * n
+    mode: str  # one of MODES: which n
+    distribution: str  # one of DISTRIBUTIONS; truncated_normal: cut at 2 std, rescaled
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"Mode {self.mode} not supported, please use one of {MODES}")
+        if self.distribution not in DISTRIBUTIONS:
+            raise ValueError(f"Distribution {self.distribution} not supported, please use one "
+                             f"of {DISTRIBUTIONS}")
+
+    def fill_(self, weight: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Draw ``weight`` in place from this law (init_functions.variance_scaling_)."""
+        return variance_scaling_(weight, self.scale, self.mode, self.distribution,
+                                 generator=generator)
+
+    def variance(self, fan_in: int, fan_out: int) -> float:
+        """Var(W) of a fan_in -> fan_out layer."""
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        return self.scale / n
+
+    def law(self) -> tuple[str, Callable[[int, int], float]]:
+        """(distribution, its scale as a function of (fan_in, fan_out)): sigma for normal and
+        truncated_normal (the std after the cut), the bound a = sqrt(3 Var) for uniform."""
+        if self.distribution == "uniform":
+            return "uniform", lambda fi, fo: math.sqrt(3 * self.variance(fi, fo))
+        return self.distribution, lambda fi, fo: math.sqrt(self.variance(fi, fo))
+
+    def relu_ratio(self) -> float:
+        """n Var(W) / 2 in a net of equal widths (fan_in = fan_out = n): the factor by which a
+        ReLU layer scales the second moment of the signal (He et al. 2015, eq. 10)."""
+        return self.scale / 2
+
+    def formula(self) -> str:
+        """The formula text (``initcore list``, reports), e.g. ``N(0, 2/fan_in)``."""
+        c = self.scale * (2 if self.mode == "fan_avg" else 1)
+        n = "(fan_in+fan_out)" if self.mode == "fan_avg" else self.mode
+        var = f"{c:g}/{n}"
+        if self.distribution == "normal":
+            return f"N(0, {var})"
+        if self.distribution == "uniform":
+            return f"U(+-sqrt({3 * c:g}/{n})): Var = {var}"
+        return f"N(0, s^2) cut at +-2s, s = sqrt({var})/0.8796: Var = {var}"
+
+
 @dataclass(frozen=True)
 class Scheme:
     """One named initialization scheme, as the registry, the CLI and the reports see it."""
@@ -94,6 +153,7 @@ class Scheme:
     apply: ModelFn  # initializes every nn.Linear of a model in place
     origin: str = BUILT_IN  # BUILT_IN, or where a user's scheme came from ("module:function")
     claims: tuple[Claim, ...] = ()  # what the scheme's author says it achieves; bench tests them
+    variance: VarianceScaling | None = None  # a variance-scaling scheme's (scale, mode, law)
 
     @property
     def built_in(self) -> bool:
@@ -159,6 +219,18 @@ def register_per_layer(name: str, formula: str, bias: str = "zeros"):
     def decorate(weight_fn: WeightFn) -> WeightFn:
         register_scheme(Scheme(name, formula, bias, needs_data=False,
                                apply=_per_layer(weight_fn, bias)))
+        return weight_fn
+
+    return decorate
+
+
+def register_variance_scaling(name: str, variance: VarianceScaling):
+    """Decorator (built-in schemes): register ``fn(weight, generator)``, which draws W with
+    Var = ``variance``'s, as a per-layer scheme whose formula is ``variance.formula()``."""
+
+    def decorate(weight_fn: WeightFn) -> WeightFn:
+        register_scheme(Scheme(name, variance.formula(), "zeros", needs_data=False,
+                               apply=_per_layer(weight_fn, "zeros"), variance=variance))
         return weight_fn
 
     return decorate

@@ -13,6 +13,8 @@ order:
    append its summary to ``<report-dir>/history.csv`` and repair the history (rows of earlier
    runs killed between their marker and their history row). A shard's run never enters the
    history: ``initcore merge`` makes the run that does.
+6. With ``pytest bench --update-baseline``: :func:`update_baseline` (the profile's committed
+   baseline takes this run's summary rows).
 
 ``pytest bench`` trains its experiments lazily, one per fixture request (shared across xdist
 workers), so steps 2-4 run once per experiment; ``initcore run`` has one experiment.
@@ -26,9 +28,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import initializers, leaderboard, ray_backend, reports, shards
+from . import initializers, leaderboard, ray_backend, regression, reports, shards
 from .data import Dataset
 from .experiments import Experiment
+from .files import file_lock
 from .options import Getter
 from .train import Progress, RunResult
 
@@ -173,3 +176,25 @@ def complete(folder: Path, **info) -> None:
         reports.append_history(reports.read_text_csv(summary),
                                folder.parent / reports.HISTORY_FILE)
         reports.repair_history(folder.parent)
+
+
+def update_baseline(path: Path, summary: Path) -> Path:
+    """Merge a run's summary rows (``summary``, its summary.csv) into the baseline file
+    ``path``, replacing older rows of the same cells, as the text written (no float is parsed
+    and re-printed); under the file's lock. ``pytest bench --update-baseline`` calls it when the
+    session ends."""
+    current = reports.read_text_csv(summary)
+    keys = regression.key_columns(current)  # with the recipe column
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(path):
+        if path.exists():
+            old = reports.read_text_csv(path)
+            keys = regression.key_columns(old, current)  # an old baseline may lack the recipe
+            if "recipe" in keys and (old["recipe"] == "").any():
+                # Rows written before the recipe column existed (empty there) are this cell's
+                # older rows too: match them on the other keys, or they would stay as duplicates.
+                keys = [k for k in keys if k != "recipe"]
+            old = old.merge(current[keys], on=keys, how="left", indicator=True)
+            old = old[old["_merge"] == "left_only"].drop(columns="_merge")
+            current = pd.concat([old, current], ignore_index=True).fillna("")
+        return reports.write_csv_atomic(current.drop_duplicates(keys, keep="last"), path)

@@ -20,10 +20,28 @@ from .init_functions import (
     lsuv_,
     metainit_,
     torch_default_,
-    variance_scaling_,
     zero_hadamard_,
 )
-from .registry import get, register_model, register_per_layer
+from .registry import (
+    VarianceScaling,
+    get,
+    register_model,
+    register_per_layer,
+    register_variance_scaling,
+)
+
+# The variance-scaling schemes as data (scale, mode, distribution): their formula text, the
+# tests' laws of W (tests/test_initializers.py) and the theory checks' signal ratios
+# (initcore.bounds.RELU_RATIO) are derived from these. Xavier and He draw through torch.nn.init
+# (the numbers of torch's own functions); the LeCun family through variance_scaling_.
+XAVIER_UNIFORM = VarianceScaling(1.0, "fan_avg", "uniform")
+XAVIER_NORMAL = VarianceScaling(1.0, "fan_avg", "normal")
+HE_UNIFORM = VarianceScaling(2.0, "fan_in", "uniform")
+HE_NORMAL = VarianceScaling(2.0, "fan_in", "normal")
+LECUN_NORMAL = VarianceScaling(1.0, "fan_in", "normal")
+LECUN_UNIFORM = VarianceScaling(1.0, "fan_in", "uniform")
+LECUN_TRUNCATED_NORMAL = VarianceScaling(1.0, "fan_in", "truncated_normal")
+HE_TRUNCATED_NORMAL = VarianceScaling(2.0, "fan_in", "truncated_normal")
 
 LSUV_BATCH = 512  # rows of training data LSUV measures on (the paper uses one mini-batch)
 
@@ -51,53 +69,51 @@ def torch_default(model, g, _data):
             torch_default_(layer.weight, layer.bias, g)
 
 
-@register_per_layer("xavier_uniform", "U(+-sqrt(6/(fan_in+fan_out))): Var = 2/(fan_in+fan_out)")
+@register_variance_scaling("xavier_uniform", XAVIER_UNIFORM)
 def xavier_uniform(w, g):
     return nn.init.xavier_uniform_(w, generator=g)
 
 
-@register_per_layer("xavier_normal", "N(0, 2/(fan_in+fan_out))")
+@register_variance_scaling("xavier_normal", XAVIER_NORMAL)
 def xavier_normal(w, g):
     return nn.init.xavier_normal_(w, generator=g)
 
 
-@register_per_layer("he_uniform", "U(+-sqrt(6/fan_in)): Var = 2/fan_in")
+@register_variance_scaling("he_uniform", HE_UNIFORM)
 def he_uniform(w, g):
     return nn.init.kaiming_uniform_(w, nonlinearity="relu", generator=g)
 
 
-@register_per_layer("he_normal", "N(0, 2/fan_in)")
+@register_variance_scaling("he_normal", HE_NORMAL)
 def he_normal(w, g):
     return nn.init.kaiming_normal_(w, nonlinearity="relu", generator=g)
 
 
-@register_per_layer("lecun_normal", "N(0, 1/fan_in)")
+@register_variance_scaling("lecun_normal", LECUN_NORMAL)
 def lecun_normal(w, g):
-    return variance_scaling_(w, 1.0, "fan_in", "normal", generator=g)
+    return LECUN_NORMAL.fill_(w, g)
 
 
-@register_per_layer("lecun_uniform", "U(+-sqrt(3/fan_in)): Var = 1/fan_in")
+@register_variance_scaling("lecun_uniform", LECUN_UNIFORM)
 def lecun_uniform(w, g):
     """LeCun et al. (1998) as Keras and JAX define it: variance_scaling(1, fan_in, uniform)."""
-    return variance_scaling_(w, 1.0, "fan_in", "uniform", generator=g)
+    return LECUN_UNIFORM.fill_(w, g)
 
 
-@register_per_layer("lecun_truncated_normal",
-                    "N(0, s^2) cut at +-2s, s = sqrt(1/fan_in)/0.8796: Var = 1/fan_in")
+@register_variance_scaling("lecun_truncated_normal", LECUN_TRUNCATED_NORMAL)
 def lecun_truncated_normal(w, g):
     """Keras/JAX ``lecun_normal``: variance_scaling(1, fan_in, truncated_normal). The normal is
     cut at 2 of its standard deviations and widened by 1/0.8796 so the variance stays 1/fan_in
     (Klambauer et al. 2017 pair it with SELU)."""
-    return variance_scaling_(w, 1.0, "fan_in", "truncated_normal", generator=g)
+    return LECUN_TRUNCATED_NORMAL.fill_(w, g)
 
 
-@register_per_layer("he_truncated_normal",
-                    "N(0, s^2) cut at +-2s, s = sqrt(2/fan_in)/0.8796: Var = 2/fan_in")
+@register_variance_scaling("he_truncated_normal", HE_TRUNCATED_NORMAL)
 def he_truncated_normal(w, g):
     """Keras/JAX ``he_normal`` (He et al. 2015): variance_scaling(2, fan_in, truncated_normal),
     the truncated normal keeping Var = 2/fan_in. (torch's kaiming_normal_, our he_normal, does
     not truncate.)"""
-    return variance_scaling_(w, 2.0, "fan_in", "truncated_normal", generator=g)
+    return HE_TRUNCATED_NORMAL.fill_(w, g)
 
 
 @register_per_layer("orthogonal", "W = Q, Q^T Q = I (QR of a Gaussian; gain 1)")

@@ -167,6 +167,10 @@ class BenchSession:
         recipes = {e.name: e.config.as_dict() for e in self.profile.experiments}
         runs.complete(folder, profile=self.profile_name, exitstatus=int(status),
                       recipes=recipes, **self.shard_info())
+        summary = folder / reports.SUMMARY_FILE
+        if self.update_baseline and self.shard is None and summary.is_file():
+            runs.update_baseline(self.baseline_dir / self.profile_name / reports.SUMMARY_FILE,
+                                 summary)
 
 
 def shipped_baseline_dir() -> Path | None:

@@ -81,3 +81,31 @@ def test_train_config_is_a_deprecated_name_of_recipe() -> None:
 
     with pytest.warns(DeprecationWarning, match="use initcore.train.Recipe"):
         assert train.TrainConfig is train.Recipe
+
+
+def test_update_baseline_merges_the_run_into_the_baseline_as_text(tmp_path) -> None:
+    """--update-baseline, outside the tests: the run's summary rows replace the baseline's rows
+    of the same cells, other cells stay, and every number is copied as the text written."""
+    import pandas as pd
+
+    from initcore import runs
+
+    columns = ["run_id", "profile", "experiment", "dataset", "model", "recipe", "init",
+               "n_seeds", "acc_mean", "acc_std"]
+    base = pd.DataFrame([["old", "smoke", "seed-recipe", "mnist-5k", "mlp", "r", "he_normal",
+                          "3", "0.90", "0.01"],
+                         ["old", "smoke", "seed-recipe", "mnist-5k", "mlp", "r", "zeros",
+                          "3", "0.10", "0.0"]], columns=columns)
+    run = pd.DataFrame([["new", "smoke", "seed-recipe", "mnist-5k", "mlp", "r", "he_normal",
+                         "3", "0.91234567890123456", "0.0200"]], columns=columns)
+    baseline, summary = tmp_path / "baseline" / "smoke" / "summary.csv", tmp_path / "summary.csv"
+    baseline.parent.mkdir(parents=True)
+    base.to_csv(baseline, index=False)
+    run.to_csv(summary, index=False)
+    runs.update_baseline(baseline, summary)
+    merged = pd.read_csv(baseline, dtype=str, keep_default_na=False)
+    assert sorted(merged["init"]) == ["he_normal", "zeros"], merged
+    he = merged[merged["init"] == "he_normal"].iloc[0]
+    assert (he["run_id"], he["acc_mean"], he["acc_std"]) == ("new", "0.91234567890123456",
+                                                             "0.0200"), he.to_dict()
+    assert merged[merged["init"] == "zeros"].iloc[0]["run_id"] == "old"

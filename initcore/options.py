@@ -179,6 +179,10 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
            type=at_least_one, metavar="N"),
     Option("cpus-per-shard", "with --backend ray: CPUs (and torch threads) per task (default 1)",
            default=1, type=at_least_one, metavar="C"),
+    # --- CI pages (pytest bench, initcore compare) --------------------------------------------
+    Option("markdown", "also write the verdicts (cells judged, regressions, leaderboard top and "
+           "your schemes) as markdown to FILE; under GitHub Actions they are appended to "
+           "$GITHUB_STEP_SUMMARY", metavar="FILE"),
 )}
 
 # The groups, as the front ends take them.
@@ -186,7 +190,7 @@ DATA = ("data-dir", "download")
 REPORT = ("report-dir", "run-id")
 SCALE_OUT = ("shard", "backend", "ray-address", "shards", "cpus-per-shard")
 BENCH = ("profile", *DATA, "device", *REPORT, "seeds", "baseline-dir", "timing-regressions",
-         "update-baseline", "no-baseline", "init", *SCALE_OUT)
+         "update-baseline", "no-baseline", "init", *SCALE_OUT, "markdown")
 
 Register = Callable[..., Any]  # argparse's add_argument or pytest's addoption
 

@@ -50,29 +50,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
                                   args: list[str]) -> None:
-    """``pytest bench`` in a folder that has no ``bench``: run the suite of the initcore that
-    is installed from a clone (``pip install -e``), so a user can benchmark a scheme from a
-    scratch folder."""
-    if "bench" in args and not Path("bench").exists():
+    """``pytest bench`` in a folder that has no ``bench``, or ``pytest --pyargs initcore.bench``:
+    run the suite of the installed initcore (a clone's ``bench/``, or the ``initcore/bench`` a
+    wheel ships), so a user can benchmark a scheme from a scratch folder."""
+    local = "bench" in args and not Path("bench").exists()
+    if local or SUITE_PACKAGE in args:
         suite = _installed_suite()
         if suite is not None:
-            args[args.index("bench")] = str(suite)
+            names = {SUITE_PACKAGE} | ({"bench"} if local else set())
+            args[:] = [str(suite) if a in names else a for a in args]
             # pytest finds the initial conftests (the suite's, which adds the short option
             # names) from the paths it pre-parsed: point those at the suite too.
             paths = early_config.known_args_namespace.file_or_dir
             early_config.known_args_namespace.file_or_dir = [
-                str(suite) if p == "bench" else p for p in paths]
+                str(suite) if p in names else p for p in paths]
+
+
+SUITE_PACKAGE = "initcore.bench"  # the suite as the wheel ships it (pyproject.toml)
 
 
 def _installed_suite() -> Path | None:
-    """The ``bench`` folder beside the installed initcore package (a clone), if there is one."""
+    """The installed benchmark suite: ``bench`` beside the initcore package (a clone installed
+    with ``pip install -e``), else ``initcore/bench`` inside it (a wheel); None if neither."""
     import importlib.util  # the spec only: initcore's modules (and torch) are not imported
 
     spec = importlib.util.find_spec("initcore")
     if spec is None or spec.origin is None:
         return None
-    suite = Path(spec.origin).resolve().parent.parent / "bench"
-    return suite if (suite / "conftest.py").is_file() else None
+    package = Path(spec.origin).resolve().parent
+    for suite in (package.parent / "bench", package / "bench"):
+        if (suite / "conftest.py").is_file():
+            return suite
+    return None
 
 
 def is_bench_session(config: pytest.Config) -> bool:
@@ -108,8 +117,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     folder = session.config.stash.get(RUN_DIR_KEY, None)
     if folder is not None and folder.is_dir():  # the controller, after the last test
         from initcore import runs
+        from initcore import session as bench_session
 
         runs.write_leaderboard(folder)
+        bench_session.write_markdown(session.config, folder)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -118,8 +118,9 @@ def load_summary(path: str | Path) -> pd.DataFrame:
                               f"(row {int(bad.idxmax()) + 2}: {table[column][bad].iloc[0]!r})")
         table[column] = values
     for column in ["dataset", "init", "n_seeds", "n_diverged", "epochs"]:
-        if table[column].isna().any():
-            row = int(table[column].isna().idxmax()) + 2
+        empty = table[column].isna() | (table[column] == "")  # load(): an empty name is ""
+        if empty.any():
+            row = int(empty.idxmax()) + 2
             raise ReportError(f"{file}: row {row} has no {column} (cut or incomplete row)")
     return table
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 import socket
@@ -251,7 +252,41 @@ def mark_complete(run_dir: str | Path, **info) -> Path:
     record = {"run_id": run_dir.name, "status": "complete", "files": listing,
               "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), **info}
     path = run_dir / MARKER_FILE
-    write_atomic(path, json.dumps(record, indent=1, default=str) + "\n")
+    write_atomic(path, strict_json(record))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Strict JSON: what every JSON file initcore writes holds
+# ---------------------------------------------------------------------------------------------
+
+def strict_json(value, indent: int | None = 1) -> str:
+    """``value`` as strict JSON (RFC 8259) text, ending in a newline: a missing number (NaN)
+    and an infinity, which Python's json writes as the invalid tokens ``NaN``/``Infinity``
+    that JavaScript's ``JSON.parse`` and every strict parser reject, become ``null``; numpy
+    scalars become numbers and anything else without a JSON form its ``str()``."""
+    return json.dumps(_finite(value), indent=indent, allow_nan=False, default=str) + "\n"
+
+
+def _finite(value):
+    """``value`` with every non-finite float (and numpy scalar) replaced: NaN/inf -> None."""
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)) and \
+            getattr(value, "ndim", None) == 0:
+        value = value.item()  # numpy / torch scalar -> Python number
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def rewrite_strict_json(path: str | Path) -> Path:
+    """Rewrite a JSON file that another writer made (pytest-benchmark's benchmark.json, whose
+    ``extra_info`` may hold NaN) as strict JSON, atomically; missing numbers become null."""
+    path = Path(path)
+    write_atomic(path, strict_json(json.loads(path.read_text()), indent=4))
     return path
 
 
@@ -470,12 +505,31 @@ def read_text_csv(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
+# Columns that name things: loaded as the text written, never guessed into numbers (run id
+# ``007`` stays "007", ``1e5`` stays "1e5", ``NA`` stays "NA"); an empty cell is "" there.
+IDENTIFIER_COLUMNS = (
+    "run_id", "profile", "experiment", "dataset", "model", "recipe", "init", "formula",
+    "trainer", "commit", "torch_version", "device", "host", "timestamp", "source",
+    "best_builtin", "shard", "node", "scheme", "activation", "signal", "vs_best", "vs_he",
+)
+
+
 def load(path: str | Path, table: str = EPOCHS_FILE) -> pd.DataFrame:
     """Read a report into pandas: a run folder (its ``table``, epochs.csv by default) or any
-    report CSV file (summary.csv, history.csv, probes.csv ...)."""
+    report CSV file (summary.csv, history.csv, leaderboard.csv, probes.csv ...).
+
+    Identifier columns (:data:`IDENTIFIER_COLUMNS`: run_id, init, experiment, host, commit,
+    recipe, model, dataset ...) are strings exactly as written, an empty cell ""; every other
+    column is parsed by pandas (numbers as numbers, an empty cell as NaN)."""
     path = Path(path)
     if path.is_dir():
         path = path / table
     if not path.is_file():
         raise ReportError(f"no report at {path}")
-    return pd.read_csv(path)
+    text = [c for c in read_header(path) or [] if c in IDENTIFIER_COLUMNS]
+    frame = pd.read_csv(path)  # numbers (and "nan", "inf", "") as pandas reads them
+    if text:  # the names again, as the text written: no type guessing, no NA
+        names = pd.read_csv(path, usecols=text, dtype=str, keep_default_na=False)
+        for column in text:
+            frame[column] = names[column]
+    return frame

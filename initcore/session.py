@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,7 +31,18 @@ import pytest
 import torch
 from tqdm import tqdm
 
-from . import data, initializers, leaderboard, options, profiles, ray_backend, reports, runs, shards
+from . import (
+    data,
+    initializers,
+    leaderboard,
+    markdown,
+    options,
+    profiles,
+    ray_backend,
+    reports,
+    runs,
+    shards,
+)
 from .device import check_device
 from .errors import one_line
 from .experiments import Experiment, Profile
@@ -105,12 +117,13 @@ class BenchSession:
     @property
     def baseline_dir(self) -> Path:
         """``--baseline-dir``; its default, when the current folder has none (``pytest bench``
-        run from a scratch folder), is the committed one beside the installed suite."""
+        run from a scratch folder), is the committed one of the installed initcore: the
+        clone's ``reports/baseline`` (an editable install), else the copy a wheel ships as
+        ``initcore/baselines`` (:func:`shipped_baseline_dir`)."""
         given = Path(self.get("baseline_dir"))
         if given.exists() or self.get("baseline_dir") != options.DEFAULT_BASELINE_DIR:
             return given
-        beside = Path(__file__).resolve().parents[1] / options.DEFAULT_BASELINE_DIR
-        return beside if beside.is_dir() else given
+        return shipped_baseline_dir() or given
 
     def shard_info(self) -> dict:
         """What run.json records of a shard session (the shard and the whole grid); {} else."""
@@ -132,6 +145,8 @@ class BenchSession:
         except ValueError as e:
             raise pytest.UsageError(str(e)) from e
         try:
+            if self.get("markdown"):  # an unwritable --markdown fails now, not after training
+                reports.check_writable(Path(self.get("markdown")).resolve().parent)
             # One session per run folder: a reused id is refused (xdist workers inherit the id
             # through INITCORE_RUN_ID and never get here).
             folder = runs.claim(self.report_dir, reports.shared_run_id(self.get("run_id")))
@@ -158,6 +173,40 @@ class BenchSession:
         if self.update_baseline and self.shard is None and summary.is_file():
             runs.update_baseline(self.baseline_dir / self.profile_name / reports.SUMMARY_FILE,
                                  summary)
+
+
+def shipped_baseline_dir() -> Path | None:
+    """The committed baselines of the installed initcore: ``reports/baseline`` of its clone, or
+    the wheel's package data ``initcore/baselines``; None if neither is there."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package.parent / options.DEFAULT_BASELINE_DIR, package / "baselines"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def write_markdown(config: pytest.Config, folder: Path) -> list[Path]:
+    """The run's markdown summary (:mod:`initcore.markdown`: the gate against the profile's
+    baseline, the leaderboard), appended to $GITHUB_STEP_SUMMARY when set and written to
+    ``--markdown FILE`` when given; nothing when neither or when nothing was trained. A shard
+    session is not judged (its merged run is, by ``initcore compare``)."""
+    bench = BenchSession.of(config)
+    path = bench.get("markdown")
+    if not (path or os.environ.get(markdown.STEP_SUMMARY_ENV)) or \
+            not (folder / reports.SUMMARY_FILE).is_file():
+        return []
+    baseline, why = bench.baseline_dir / bench.profile_name / reports.SUMMARY_FILE, ""
+    if bench.shard is not None:
+        baseline, why = None, "a shard; its merged run is judged (initcore merge, compare)"
+    elif bench.no_baseline:
+        baseline, why = None, "--no-baseline"
+    try:
+        text = markdown.summary(folder, baseline,
+                                f"initcore: {bench.profile_name} profile, run {folder.name}", why)
+        return markdown.publish(text, path)
+    except (OSError, reports.ReportError) as e:  # the run itself is written: say it, go on
+        print(f"initcore: markdown summary not written: {e}", file=sys.stderr)
+        return []
 
 
 def load_user_schemes(config: pytest.Config) -> list[str]:
@@ -245,6 +294,7 @@ def save_benchmark_json(storage: Path, target: Path) -> None:
     """Move the JSON pytest-benchmark saved under ``storage`` to ``target``; remove ``storage``."""
     saved = sorted(storage.glob("*/*_initcore.json"))  # <machine id>/<counter>_initcore.json
     if saved:
+        reports.rewrite_strict_json(saved[-1])  # NaN in extra_info -> null (strict JSON)
         os.replace(saved[-1], target)  # same file system: atomic, the JSON is whole or absent
     shutil.rmtree(storage, ignore_errors=True)  # no benchmark ran (e.g. under xdist): no file
 

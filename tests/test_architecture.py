@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "initcore.verdicts": 3, "initcore.verdict_sim": 3,
     "initcore.width": 3, "initcore.width_plots": 3,  # coordinate check, lr transfer
     "initcore.stats": 3,  # the one Welch test (regression gate, leaderboard, claims)
+    "initcore.markdown": 3,  # a run's verdicts as markdown for CI pages
     # 4. experiments and profiles: types and tables of bounds, as data
     "initcore.experiments": 4, "initcore.bounds": 4, "initcore.profiles": 4,
     # the grid cut into shards, their merge, and the Ray backend that runs them (ray imported

@@ -8,7 +8,9 @@ is :mod:`initcore.regression`'s.
 from __future__ import annotations
 
 import argparse
+import os
 
+from .. import markdown, options
 from ..regression import (
     ALPHA,
     EXIT_REGRESSION,
@@ -29,6 +31,7 @@ HELP = "compare a run against a baseline; exit 1 on regression"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", help="baseline run folder or summary.csv")
     parser.add_argument("current", help="current run folder or summary.csv")
+    options.add(parser.add_argument, ("markdown",))
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -48,6 +51,10 @@ def handle(args: argparse.Namespace) -> int:
         if verdict.regressed:
             print(verdict.message)
     regressions = sum(v.regressed for v in verdicts)
+    if args.markdown or os.environ.get(markdown.STEP_SUMMARY_ENV):
+        markdown.publish(markdown.summary(args.current, args.baseline,
+                                          f"initcore compare {args.baseline} {args.current}"),
+                         args.markdown)
     judged = n_cells - len(unjudged)
     print(f"{regressions} regression(s) in {len(verdicts)} initializer(s); "
           f"compared {judged} of {n_cells} baseline cells "

@@ -108,5 +108,6 @@ def test_bench_bad_user_scheme_is_one_line_exit_2(tmp_path: Path) -> None:
     output = (proc.stdout + proc.stderr).strip()
     assert proc.returncode == 2, output
     assert output.splitlines() == [
-        "Exit: initcore: initializer 'broken' left NaN or inf in 1.weight"], output
+        "Exit: initcore: initializer 'broken' left NaN or inf in 1.weight "
+        "(on a 784-64-64-10 MLP)"], output  # the architecture it failed on (issue 19)
     assert not (tmp_path / "r").exists(), "nothing is written for a refused session"

@@ -18,8 +18,9 @@ sparsity)``) is refused in one line naming them.
 
 Users' code can block (a sleep at import, a lock, a network call). Every import of a user's
 module or plugin and every call of a user's scheme runs under :func:`time_limit`: after
-$INITCORE_USER_CODE_TIMEOUT seconds (default :data:`DEFAULT_TIMEOUT`; 0 = no limit; the
-command line's ``--user-code-timeout`` sets it) it is interrupted with one line saying what did
+$INITCORE_USER_CODE_TIMEOUT seconds (default :data:`DEFAULT_TIMEOUT`; 0 = no limit; one
+environment variable serves both front doors and plugin loading, which runs before any option
+is parsed) it is interrupted with one line saying what did
 not finish and how to allow more. The limit uses SIGALRM, so it applies in the main thread of a
 POSIX process (the CLI and pytest's main thread); elsewhere the code runs unlimited.
 
@@ -92,7 +93,7 @@ def time_limit(what: str, seconds: float | None = None) -> Iterator[None]:
     except _Expired:
         raise UserCodeTimeout(
             f"{what} did not finish within {seconds:g} s (it may hang); to allow more, set "
-            f"{TIMEOUT_ENV}=SECONDS or pass --user-code-timeout SECONDS (0 = no limit)") from None
+            f"{TIMEOUT_ENV}=SECONDS (0 = no limit)") from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old_handler)

@@ -213,10 +213,13 @@ def load_user_schemes(config: pytest.Config) -> list[str]:
     """Load the ``--init`` references (``package.module:function``) and built-in names given,
     and try each scheme from outside initcore on a small model; one line and exit status 2
     for a bad one (before any test is collected)."""
+    try:  # an unknown profile is a usage error (status 4), as BenchSession reports it
+        profile = profiles.get(options.bench_getter(config)("profile"))
+    except ValueError as e:
+        raise pytest.UsageError(one_line(e)) from None
     try:
         names = [initializers.resolve(ref)
                  for ref in options.bench_getter(config)("init") or []]
-        profile = profiles.get(options.bench_getter(config)("profile"))
         # On the profile's own architectures, not only a trial net (user_schemes.check_scheme)
         archs = architectures_of(e.config for e in profile.experiments)
         for name in user_schemes():

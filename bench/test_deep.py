@@ -1,9 +1,10 @@
 """Deep networks: where initialization decides whether a net trains at all.
 
-The profile's deep experiments (``deep-*``: 30 hidden layers; ``sweep-*``: the seed architecture
-with other activations) are trained once per session by the ``trained`` fixture. Their per-cell
-accuracy bounds live in initcore/bounds.py and are checked, with every other cell, by
-bench/test_accuracy.py; this file asserts what a single cell cannot say:
+The profile's deep experiments (``Experiment.deep``: 30 hidden layers) and its activation sweep
+(``Experiment.sweep``: the seed architecture with other activations) are trained once per
+session by the ``trained`` fixture. Their per-cell accuracy bounds live in initcore/bounds.py
+and are checked, with every other cell, by bench/test_accuracy.py; this file asserts what a
+single cell cannot say:
 
 * He et al. (2015), Fig. 3: a 30-layer plain ReLU net trains with He's init (Var = 2/n, the
   per-layer signal ratio n Var(W)/2 = 1) and stalls with Xavier's (ratio 1/2: the signal
@@ -23,39 +24,13 @@ bench/test_accuracy.py; this file asserts what a single cell cannot say:
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
 from initcore import probes, reports
-
-# (experiment, better, worse, epoch, statistic, gap). statistic "every": every seed of `better`
-# beats every seed of `worse` by `gap` (min - max); "mean": the seed means differ by `gap`. Each
-# gap sits well inside the margin measured across seeds and five kernel perturbations (the
-# numbers in the comments), so that another CPU's rounding cannot flip the verdict.
-ORDERINGS = [
-    # full MNIST, 30 x 256 ReLU, lr 0.001, seeds 0-4 (profiles.DEEP_RELU), epoch 1, default
-    # kernels / ATEN_CPU_CAPABILITY=default: he_normal 90.9-92.2 / 91.1-92.4%, lsuv 90.9-93.0 /
-    # 90.8-93.2%, xavier_normal and torch_default 11.35% every seed: "every" margins >= 79 points.
-    # (At the seed recipe's lr 0.01 LSUV led He in the mean; at 0.001 they are level, 92.0 vs
-    # 91.5 / 91.9 vs 91.8, so no LSUV-vs-He claim is made here.)
-    ("deep-relu", "he_normal", "xavier_normal", 1, "every", 0.50),
-    ("deep-relu", "lsuv", "xavier_normal", 1, "every", 0.50),
-    ("deep-relu", "he_normal", "torch_default", 1, "every", 0.50),
-    # mnist-5k, 30 x 64 ReLU, lr 0.001, epoch 3, seeds 0-4, under 5 kernel perturbations
-    # (profiles.DEEP_SHORT): seed means he_normal 38.3-42.8, lsuv 55.5-58.4, xavier_normal
-    # 10.0-10.3, torch_default 10.0; He's lowest seed 28.5. Margins: He - Xavier 28.0-32.8
-    # points, LSUV - He 12.7-20.1 points, He's lowest - torch_default 18.5 points.
-    ("deep-relu-short", "he_normal", "xavier_normal", 3, "mean", 0.15),
-    ("deep-relu-short", "he_normal", "torch_default", 3, "every", 0.10),
-    ("deep-relu-short", "lsuv", "he_normal", 3, "mean", 0.05),
-    # full MNIST, 30 x 256 tanh, seeds 0-4, epoch 2: xavier_normal 91.5-95.1%, random_large
-    # 9.6-30.7%, torch_default 10.3-11.35%.
-    ("deep-tanh", "xavier_normal", "random_large", 2, "every", 0.40),
-    ("deep-tanh", "xavier_normal", "torch_default", 2, "every", 0.40),
-]
+from initcore.bounds import EXPLODED, ORDERINGS, STALLED, VANISHED
 
 
 def _present(profile, experiment: str, *inits: str) -> bool:
@@ -96,7 +71,7 @@ def test_deep_torch_default_predicts_one_class(profile, trained, dataset_loader)
     """torch_default in a deep ReLU net: q_{l+1} = q_l / 6 + Var(b) sinks to the bias floor
     2/(5n) within a few layers, so what reaches the output is (almost) the same for every input:
     after training the net still predicts one class for (nearly) every test digit."""
-    deep = [e for e in profile.experiments if e.name.startswith("deep-") and
+    deep = [e for e in profile.experiments if e.deep and
             e.config.activation == "relu" and "torch_default" in e.inits]
     if not deep:
         pytest.skip(f"profile {profile.name} has no deep ReLU experiment with torch_default")
@@ -110,17 +85,10 @@ def test_deep_torch_default_predicts_one_class(profile, trained, dataset_loader)
                                  f"frequent class is only {top:.1%} of the predictions")
 
 
-# Var(dL/dz_1) / Var(dL/dz_depth) at init, 30 x 256 nets (mnist-5k batch, seeds 0-2): ReLU He
-# 1.6, LSUV 1.4, Xavier 2e-9, torch_default 3e-23; tanh Xavier 0.02, torch_default 7e-15,
-# N(0, 1) 1e27 (exploding: a different failure, left out of the rule). A gradient below VANISHED
-# leaves the early layers untrained; a cell is at the constant prediction when its accuracy is
-# <= STALLED (11.35% on MNIST, 10.00% on mnist-5k).
-VANISHED, EXPLODED = 1e-6, 1e6
-STALLED = 0.12
 
 
 def test_deep_vanishing_gradient_at_init_predicts_the_stall(profile, trained, dataset_loader,
-                                                            pytestconfig):
+                                                            bench_session):
     """Probes at init (initcore.probes, first seed) against the training outcome.
 
     Var(dL/dz_1) / Var(dL/dz_depth) = prod_l n_{l+1} Var(W_{l+1}) E[phi'(z_l)^2]: below VANISHED
@@ -131,7 +99,7 @@ def test_deep_vanishing_gradient_at_init_predicts_the_stall(profile, trained, da
     The probe tables of every deep experiment are written to the run's folder as probes.csv
     (``initcore plot`` draws them).
     """
-    deep = [e for e in profile.experiments if e.name.startswith("deep-")]
+    deep = [e for e in profile.experiments if e.deep]
     if not deep:
         pytest.skip(f"profile {profile.name} has no deep experiment")
     tables, problems = [], []
@@ -157,38 +125,34 @@ def test_deep_vanishing_gradient_at_init_predicts_the_stall(profile, trained, da
                 problems.append(f"{experiment.name} {init}: gradient ratio {ratio:.1e} at init "
                                 f"but a seed never left the constant prediction (best epochs "
                                 f"{best})")
-    folder = Path(pytestconfig.getoption("report_dir"))
-    run_id = reports.shared_run_id(pytestconfig.getoption("run_id"))
-    reports.write_csv_atomic(pd.concat(tables), folder / run_id / probes.PROBES_FILE)
+    reports.write_csv_atomic(pd.concat(tables), bench_session.run_dir / probes.PROBES_FILE)
     assert not problems, " | ".join(problems)
 
 
-SWEEP_PREFIX = "sweep-"
 SWEEP_FILE = "activation_sweep.csv"
 
 
-def test_activation_sweep_table(profile, trained, pytestconfig):
+def test_activation_sweep_table(profile, trained, bench_session):
     """Final test accuracy (mean over seeds), initializer x activation, saved as a report.
 
-    The relu column is the profile's seed-recipe experiment (same architecture and recipe);
-    each other column is a ``sweep-<activation>`` experiment. Sanity only: in every column the
-    best initializer learns (>= 90%); the per-cell bounds are in the profile.
+    The relu column is the profile's reference experiment, the seed recipe (same architecture
+    and recipe); each other column is a sweep experiment (``Experiment.sweep``). Sanity only:
+    in every column the best initializer learns (>= 90%); the per-cell bounds are in the
+    profile.
     """
-    sweeps = [e for e in profile.experiments if e.name.startswith(SWEEP_PREFIX)]
+    sweeps = [e for e in profile.experiments if e.sweep]
     if not sweeps:
         pytest.skip(f"profile {profile.name} has no activation sweep")
     names = [e.name for e in sweeps]
-    base = next((e for e in profile.experiments if e.name == "seed-recipe"
-                 and e.config.activation == "relu"), None)
+    base = profile.reference_experiment()
+    base = base if base is not None and base.config.activation == "relu" else None
     columns = {}
     for experiment in ([base] if base else []) + sweeps:
         final = trained(experiment.name).summary.set_index("init")["acc_mean"]
         columns[experiment.config.activation] = final
     table = pd.DataFrame(columns)
     table.index.name = "init"
-    folder = Path(pytestconfig.getoption("report_dir"))
-    run_id = reports.shared_run_id(pytestconfig.getoption("run_id"))
-    reports.write_csv_atomic(table.reset_index(), folder / run_id / SWEEP_FILE)
+    reports.write_csv_atomic(table.reset_index(), bench_session.run_dir / SWEEP_FILE)
     print(f"\nfinal test accuracy (%), mean over seeds ({', '.join(names)}):")
     print((100 * table).round(2).to_string())
     best = table.max()

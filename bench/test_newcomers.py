@@ -4,7 +4,7 @@ plugin, ``initcore.register``), or a built-in one in an experiment that has no b
 * it trains above chance, or is reported (xfail, and ``trains = no`` in leaderboard.csv) as not
   training; a diverged seed is reported the same way;
 * each claim its author registered (``initcore.not_worse_than``, ``better_than``, ``accuracy``)
-  is tested with the regression gate's statistics, and fails when the data contradict it.
+  is tested with the leaderboard's paired verdicts, and fails when the data contradict it.
 
 Its place among the others (mean +- std, rank, Welch tests against the best built-in scheme and
 against He) is the run's ``leaderboard.csv`` (:mod:`initcore.leaderboard`), written when the
@@ -23,10 +23,11 @@ import pandas as pd
 import pytest
 import torch
 
-from initcore import initializers, leaderboard, probes, regression, reports, session
+from initcore import initializers, leaderboard, probes, regression, reports, session, verdicts
+from initcore.bounds import DEPTH_LOG_TOL, VERDICT_DECADES
 from initcore.experiments import Bound, check_bound
 from initcore.residual_schemes import RESIDUAL_SCHEMES
-from initcore.train import TrainConfig, build_model
+from initcore.train import Recipe, build_model
 
 # The schemes of plain MLPs (residual-net schemes: bench/test_residual.py).
 MLP_SCHEMES = [n for n in initializers.list_initializers()
@@ -58,8 +59,9 @@ def test_scheme_trains_above_chance(open_cell, trained, dataset_loader):
 
 
 def test_scheme_claim(claim, profile, trained):
-    """A registered claim holds in this run's data (the gate's Welch test, Holm-free: one claim
-    is one hypothesis, at the gate's ALPHA)."""
+    """A registered claim holds in this run's data: the leaderboard's paired verdict
+    (:mod:`initcore.verdicts`) at the gate's ALPHA (one claim is one hypothesis):
+    ``not_worse_than`` fails on ``worse``, ``better_than`` needs ``better``."""
     name, what = claim
     experiment = next((e for e in profile.experiments if e.name == what.experiment), None)
     if experiment is None:
@@ -76,33 +78,22 @@ def test_scheme_claim(claim, profile, trained):
         pytest.skip(f"claim '{what}' of {name}: {what.other} is not trained in "
                     f"{experiment.name}")
     theirs = np.array(run.accuracies(what.other), dtype=float)
-    mean_mine, mean_theirs = _mean(mine), _mean(theirs)
-    said = (f"{name} {100 * mean_mine:.2f}% vs {what.other} {100 * mean_theirs:.2f}% over "
-            f"{len(mine)} seeds")
+    # The leaderboard's verdict (initcore.verdicts: paired per seed, margin 0.5 pt), at the
+    # gate's ALPHA: one claim is one hypothesis.
+    result = verdicts.pair(mine, theirs, verdicts.MARGIN, regression.ALPHA)
+    said = (f"{name} {100 * _mean(mine):.2f}% vs {what.other} {100 * _mean(theirs):.2f}% over "
+            f"{len(mine)} seeds: {result.verdict}, paired effect {100 * result.effect:+.2f} pt "
+            f"[{100 * result.low:+.2f}, {100 * result.high:+.2f}] ({result.test}, error "
+            f"<= {regression.ALPHA:g}, margin {100 * verdicts.MARGIN:g} pt)")
     if what.kind == "not_worse_than":
-        # The gate's drop test with the other scheme as the baseline.
-        p = regression.welch_p_value(mean_theirs, _std(theirs), len(theirs),
-                                     mean_mine, _std(mine), len(mine))
-        worse = p <= regression.ALPHA and mean_theirs - mean_mine > regression.MIN_ACC_DROP
-        assert not worse, (f"claim '{what}' contradicted: {said}, significantly worse "
-                           f"(one-sided Welch p = {p:.1e} <= {regression.ALPHA:g}, drop > "
-                           f"{100 * regression.MIN_ACC_DROP:g} pt)")
-    else:  # better_than: the same test the other way round, and it must reject
-        p = regression.welch_p_value(mean_mine, _std(mine), len(mine),
-                                     mean_theirs, _std(theirs), len(theirs))
-        better = p <= regression.ALPHA and mean_mine - mean_theirs > regression.MIN_ACC_DROP
-        assert better, (f"claim '{what}' not supported: {said} (one-sided Welch p = {p:.2g}, "
-                        f"needs <= {regression.ALPHA:g} and a gain > "
-                        f"{100 * regression.MIN_ACC_DROP:g} pt)")
+        assert result.verdict != "worse", f"claim '{what}' contradicted: {said}"
+    else:  # better_than: the verdict must be "better"
+        assert result.verdict == "better", f"claim '{what}' not supported: {said}"
 
 
 def _mean(values: np.ndarray) -> float:
     """Mean over seeds; a diverged seed (NaN) counts as chance-free zero accuracy."""
     return float(np.nan_to_num(values, nan=0.0).mean()) if len(values) else math.nan
-
-
-def _std(values: np.ndarray) -> float:
-    return float(np.nan_to_num(values, nan=0.0).std(ddof=1)) if len(values) > 1 else math.nan
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,16 +102,6 @@ def _std(values: np.ndarray) -> float:
 
 DEPTH, WIDTH, BATCH = 16, 256, 256  # the ReLU net of bench/test_theory.py's ratio checks
 THEORY_FILE = leaderboard.THEORY_FILE
-# q_16 / q_2 beyond 10^+-1 over 14 hidden-to-hidden layers: "explodes" / "vanishes". He and
-# LSUV (per-layer ratio 1) measured 0.80-1.13 (q_16/q_1, seed 0); the nearest scheme off the
-# critical line, n Var(W)/2 = 0.75 (a 1.5/fan_in normal), loses 0.75^14 = 0.018: far apart, so a
-# factor 10 either way separates "holds" from a trend that compounds with depth.
-# Xavier/LeCun/orthogonal (ratio 1/2) lose 2^14 = 1.6e4; random_large gains 128^14.
-VERDICT_DECADES = 1.0
-# The law q_{l+1}/q_l = n Var(W)/2 summed over 14 hidden-to-hidden layers: per layer the
-# log-ratio spreads by 0.13 (finite width, bench/test_theory.py), about 0.5 over 14 independent
-# layers; 1.5 (3 such spreads, in natural log) is the tolerance of the whole-depth prediction.
-DEPTH_LOG_TOL = 1.5
 
 
 def verdict(log10_gain: float) -> str:
@@ -142,7 +123,7 @@ def test_signal_at_depth_reported(init, dataset_loader, pytestconfig):
     that law (bench/test_theory.py checks its own). The row, with the verdict
     vanishes/holds/explodes, goes into the run's theory.csv."""
     mnist5k = dataset_loader("mnist-5k")
-    recipe = TrainConfig(hidden=(WIDTH,) * DEPTH)
+    recipe = Recipe(hidden=(WIDTH,) * DEPTH)
     model = build_model(init, 0, mnist5k, recipe)
     other = build_model(init, 1, mnist5k, recipe)
     deterministic = all(torch.equal(a, b) for a, b in zip(model.parameters(),

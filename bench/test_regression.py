@@ -5,7 +5,8 @@ p-value passes Holm's threshold for the whole profile's family of tests, or more
 fails the test; a fall of calibrated throughput beyond the set fraction fails
 it only with ``--timing-regressions`` (the nightly job) and is a warning otherwise, since a busy
 machine slows small-matmul training far more than the large GEMM it is calibrated against.
-``--update-baseline`` writes this run's summary as the profile's new baseline instead.
+``--update-baseline`` skips them: the session writes this run's summary as the profile's new
+baseline when it ends (:func:`initcore.runs.update_baseline`), not a test.
 """
 
 from __future__ import annotations
@@ -16,23 +17,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from initcore import regression, reports, session
-from initcore.files import file_lock
+from initcore import regression, reports
 
 
-def baseline_path(config: pytest.Config, profile_name: str) -> Path:
-    return session.baseline_dir(config) / profile_name / reports.SUMMARY_FILE
+def baseline_path(bench_session, profile_name: str) -> Path:
+    return bench_session.baseline_dir / profile_name / reports.SUMMARY_FILE
 
 
 @pytest.fixture(scope="session")
-def baseline_table(pytestconfig, profile) -> pd.DataFrame | None:
+def baseline_table(bench_session, profile) -> pd.DataFrame | None:
     """The profile's baseline, checked before any training: a missing, unreadable or incomplete
     baseline fails every regression test (a gate never passes by not looking), unless
     --no-baseline asks to skip them; None when --update-baseline writes a new one."""
-    path = baseline_path(pytestconfig, profile.name)
-    if pytestconfig.getoption("update_baseline"):
+    path = baseline_path(bench_session, profile.name)
+    if bench_session.update_baseline:
         return None
-    if pytestconfig.getoption("no_baseline"):
+    if bench_session.no_baseline:
         pytest.skip(f"regression checks skipped (--no-baseline); baseline would be {path}")
     if not path.is_file():
         pytest.fail(f"no baseline for profile {profile.name!r} at {path}; create it with: "
@@ -45,14 +45,14 @@ def baseline_table(pytestconfig, profile) -> pd.DataFrame | None:
 
 
 def test_no_regression_vs_baseline(baseline_cell, baseline_table, profile, trained,
-                                   pytestconfig):
+                                   bench_session):
     """This run's cell is not worse than the baseline's beyond seed-to-seed noise."""
     experiment_name, init = baseline_cell
     current = trained(experiment_name).summary
-    path = baseline_path(pytestconfig, profile.name)
-    if pytestconfig.getoption("update_baseline"):
-        _update_baseline(path, current)
-        pytest.skip(f"baseline updated: {path}")
+    path = baseline_path(bench_session, profile.name)
+    if bench_session.update_baseline:
+        pytest.skip(f"--update-baseline: this run's summary becomes the baseline {path} when "
+                    "the session ends (initcore.runs.update_baseline)")
     baseline = baseline_table
     # One test per cell, but the family-wise false-alarm rate is over the whole profile's
     # comparison: each cell is judged at Holm's threshold for the full family (Bonferroni's).
@@ -65,25 +65,6 @@ def test_no_regression_vs_baseline(baseline_cell, baseline_table, profile, train
     if verdict.throughput_regressed:
         # Timing on a shared machine is noise-prone: it fails the test only when asked for
         # (--timing-regressions, as the nightly job does); otherwise it is reported as a warning.
-        if pytestconfig.getoption("timing_regressions"):
+        if bench_session.timing_regressions:
             pytest.fail(verdict.message)
         warnings.warn(verdict.message, stacklevel=1)
-
-
-def _update_baseline(path: Path, current: pd.DataFrame) -> None:
-    """Merge this experiment's rows into the baseline file (replacing older rows of its cells);
-    under a lock, since pytest-xdist workers may update it at the same time."""
-    keys = regression.key_columns(current)  # with the recipe column
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(path):
-        if path.exists():
-            old = regression.load_summary(path)
-            keys = regression.key_columns(old, current)  # an old baseline may lack the recipe
-            if "recipe" in keys and old["recipe"].isna().any():
-                # Rows written before the recipe column existed (NaN there) are this cell's
-                # older rows too: match them on the other keys, or they would stay as duplicates.
-                keys = [k for k in keys if k != "recipe"]
-            old = old.merge(current[keys], on=keys, how="left", indicator=True)
-            old = old[old["_merge"] == "left_only"].drop(columns="_merge")
-            current = pd.concat([old, current], ignore_index=True)
-        reports.write_csv_atomic(current.drop_duplicates(keys, keep="last"), path)

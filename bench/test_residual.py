@@ -21,21 +21,9 @@ import torch
 from torch import nn
 
 from initcore import initializers, residual_profiles, session
+from initcore.bounds import GROWTH_RECIPE, GROWTH_SEEDS, GROWTH_TOL
 from initcore.residual import NOMINAL_GAIN, depth_sweep_figure, growth_table
 from initcore.residual_schemes import RESIDUAL_SCHEMES
-from initcore.train import Recipe
-
-# The net: 64 blocks x 256, 2-layer ReLU branches, on 256 mnist-5k rows.
-GROWTH_RECIPE = Recipe(arch="resmlp", blocks=64, width=256)
-GROWTH_SEEDS = (0, 1, 2)
-# Per-seed tolerance on |measured - L log2(1 + g)| in bits. Measured on seeds 0-9 (default and
-# ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 kernels gave identical numbers), mean / std /
-# largest error: he_normal 101.01 / 1.10 / 3.26 (theory 101.44), xavier_normal 37.43 / 0.90 /
-# 1.35 (37.44), torch_default 5.26 / 0.21 / 0.55 (4.99: its random biases add ~0.3 bit),
-# he_depth_scaled 2.77 / 0.14 / 0.29 (2.84). Each tolerance is >= 4.5 seed stds and above the
-# largest error seen; He x 1.1 (g = 2.42: 64 log2 3.42 = 113.6 bits, 12 bits off) fails it.
-GROWTH_TOL = {"he_normal": 6.0, "xavier_normal": 4.0, "torch_default": 1.5,
-              "he_depth_scaled": 1.0}
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,13 @@ checked against ``he_normal``'s bounds and, where a baseline exists, against the
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
 
-from initcore import initializers, regression, reports, session
+from initcore import initializers, regression, reports, runs, session
 from initcore.experiments import check_bound
 from initcore.grid import train_grid
 
@@ -32,7 +34,9 @@ def _scaled_he(name: str, factor: float) -> initializers.Scheme:
 
 @pytest.mark.parametrize("factor", [10.0, 0.01], ids=lambda f: f"he_x{f:g}")
 def test_broken_he_is_caught(factor, profile, dataset_loader, request, pytestconfig):
-    experiment = profile.experiments[0]
+    experiment = profile.reference_experiment()
+    if experiment is None:
+        pytest.skip(f"profile {profile.name!r} (this shard of it) has no reference experiment")
     he_bounds = experiment.bounds.get("he_normal")
     if not he_bounds:
         pytest.skip(f"profile {profile.name!r} has no he_normal bound")
@@ -56,11 +60,11 @@ def test_broken_he_is_caught(factor, profile, dataset_loader, request, pytestcon
     except reports.ReportError:
         base = None
     if base is not None:
-        epochs = reports.epoch_table(results, run_id="sensitivity", dataset=experiment.dataset,
-                                     model=experiment.config.model_name(), trainer="grid",
-                                     grid_size=len(results), env=reports.environment("cpu"),
-                                     recipe=experiment.config.describe())
-        current = reports.summarize(epochs).assign(init="he_normal", experiment=experiment.name)
+        _, current = runs.tables(replace(experiment, inits=(name,)), results,
+                                 [len(results)] * len(results), run_id="sensitivity",
+                                 env=reports.environment("cpu"),
+                                 model=experiment.config.model_name())
+        current = current.assign(init="he_normal", experiment=experiment.name)
         # Judged as the gate judges one cell of the whole profile (family-wise threshold).
         verdicts = regression.compare(base[base["init"] == "he_normal"], current,
                                       family_size=regression.count_tests(base))

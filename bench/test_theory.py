@@ -28,39 +28,25 @@ import torch.nn.functional as F
 from torch import nn
 
 from initcore import initializers, probes, residual_schemes
+from initcore.bounds import (
+    BACKWARD_LOG_TOL,
+    GLOROT_BOUNDS,
+    GLOROT_LOG_TOL,
+    METAINIT_GAIN_RANGE,
+    RATIO_LOG_TOL,
+    RELU_RATIO,
+    THEORY_WIDTH,
+)
 from initcore.initializers import METAINIT_STEPS, linear_layers, lsuv_, metainit_, variance_scaling_
 from initcore.models import MLP
-from initcore.train import TrainConfig, build_model
+from initcore.train import Recipe, build_model
 
 # The schemes of plain MLPs (residual-net schemes: bench/test_residual.py).
 MLP_SCHEMES = [n for n in initializers.list_initializers()
                if n not in residual_schemes.RESIDUAL_SCHEMES]
 
-DEPTH, WIDTH, BATCH = 16, 256, 256  # the ReLU ratio net: 784 -> 256 x 16 -> 10, probed on 256 rows
+DEPTH, WIDTH, BATCH = 16, THEORY_WIDTH, 256  # the ReLU ratio net: 784 -> 256 x 16 -> 10
 
-# n Var(W) / 2 at n = WIDTH, from each scheme's formula (equal widths, so fan_in = fan_out = n).
-RELU_RATIO = {
-    "he_normal": 1.0,  # Var = 2/n
-    "he_uniform": 1.0,  # U(+-sqrt(6/n)): Var = 2/n
-    "xavier_normal": 0.5,  # Var = 2/(n + n)
-    "xavier_uniform": 0.5,  # U(+-sqrt(6/(2n))): Var = 1/n
-    "lecun_normal": 0.5,  # Var = 1/n
-    "orthogonal": 0.5,  # rows of norm 1: Var = 1/n
-    "orthogonal_relu": 1.0,  # sqrt(2) Q: rows of norm^2 2, Var = 2/n, as He's
-    "he_truncated_normal": 1.0,  # Var = 2/n after the cut
-    "lecun_truncated_normal": 0.5,  # Var = 1/n after the cut
-    "lecun_uniform": 0.5,  # U(+-sqrt(3/n)): Var = 1/n
-    "torch_default": 1 / 6,  # U(+-1/sqrt(n)): Var = 1/(3n)
-    "random_normal": WIDTH * 0.01**2 / 2,  # Var = 1e-4: 0.0128, the signal shrinks 78x a layer
-    "random_large": WIDTH * 1.0 / 2,  # Var = 1: 128, it grows 128x a layer
-}
-# Mean log-ratio over the 15 hidden-to-hidden layers, 10 seeds (0-9) per scheme, depth 16, width
-# 256, batch 256: mean within 0.009 of log(theory) for every scheme above; seed-to-seed std 0.024
-# (normal schemes) to 0.050 (uniform ones), largest deviation over the 10 seeds 0.079. Per single
-# layer the log-ratio spreads by 0.13 (the ~13% finite-width fluctuation). Tolerance = 0.15, about
-# 3 std of the noisiest scheme and 1.9x the largest deviation seen; a scheme off by 10% in scale
-# (20% in variance, log 0.19) fails it.
-RATIO_LOG_TOL = 0.15
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +69,7 @@ def relu_net(init: str, data, seed: int = 0, *, zero_bias: bool = True, scale: f
     Built once per (init, seed) and copied, so tests share LSUV's data-driven (slow) init.
     """
     if (init, seed) not in _BUILT:
-        _BUILT[init, seed] = build_model(init, seed, data, TrainConfig(hidden=(WIDTH,) * DEPTH))
+        _BUILT[init, seed] = build_model(init, seed, data, Recipe(hidden=(WIDTH,) * DEPTH))
     model = copy.deepcopy(_BUILT[init, seed])
     with torch.no_grad():
         for layer in linear_layers(model):
@@ -215,10 +201,6 @@ def _backward_log_ratios(mode: str, data, batch, seed: int) -> np.ndarray:
     return np.log(g[:-1] / g[1:])
 
 
-# 8 transitions, seeds 0-4: fan_out mean log-ratio +0.005 (seeds from -0.033 to +0.068); fan_in
-# -0.341 (from -0.366 to -0.287) against log(1/sqrt 2) = -0.347. Tolerance 0.15, 2.2x the largest
-# deviation (0.068); the two modes lie 0.35 apart, so each check fails for the other mode.
-BACKWARD_LOG_TOL = 0.15
 
 
 @pytest.mark.parametrize("mode,expected", [("fan_out", 1.0), ("fan_in", TAPER[1] / TAPER[0])],
@@ -246,20 +228,13 @@ def _tanh_gradient_profile(init: str, data, batch) -> tuple[float, float]:
     predicted = prod_{l=1..4} n_{l+1} Var(W_{l+1}) E[tanh'(z_l)^2], with the drawn weights and the
     measured slopes.
     """
-    model = build_model(init, 0, data, TrainConfig(hidden=(1000,) * 5, activation="tanh"))
+    model = build_model(init, 0, data, Recipe(hidden=(1000,) * 5, activation="tanh"))
     p = probes.probe_model(model, *batch)
     # n_{l+1} Var(W_{l+1}) with n_{l+1} the fan-out: every hidden W is 1000 x 1000, fan-out = fan-in
     gain = np.array(p["fan_in_weight_var"][1:5]) * np.array(p["act_deriv_sq"][:4])
     return p["grad_preact_var"][0] / p["grad_preact_var"][4], float(np.prod(gain))
 
 
-# Var(dL/dz_1) / Var(dL/dz_5), seeds 0-4 (MNIST-5k batch of 256):
-#   torch_default   0.0062-0.0074 (predicted 0.0070-0.0072: (1/3)^4 = 0.0123 times the tanh slopes)
-#   xavier_uniform  0.176-0.194   (predicted 0.183-0.192: E[tanh'(z_l)^2] = 0.50, 0.65, 0.73, 0.79)
-# measured vs predicted differ by at most 0.12 in log: tolerance 0.3. The bounds below leave a 2.7x
-# margin each way and keep the two schemes 9x apart (measured 25x).
-GLOROT_BOUNDS = {"torch_default": (0.0, 0.02), "xavier_uniform": (0.1, 1.5)}
-GLOROT_LOG_TOL = 0.3
 
 
 @pytest.mark.parametrize("init", list(GLOROT_BOUNDS), ids=lambda n: f"init={n}")
@@ -352,12 +327,6 @@ def metainit_norm_gains(data, seed: int, scale: float = 0.1) -> np.ndarray:
     return np.array(gains[1:-1])
 
 
-# Geometric mean of c_l over the 29 hidden-to-hidden layers, from 0.1 x He, 100 steps, seeds 0-9
-# (mnist-5k rows, default kernels): 0.806-0.904, mean 0.862; single layers 0.28-1.15 (the ends of
-# the net stay lowest). The range sits 0.2 under the lowest seed; it fails a MetaInit that left
-# the norms where they started (0.1) and one that overshoots into the exploding phase (1.2 x He:
-# n Var(W)/2 = 1.44 a layer).
-METAINIT_GAIN_RANGE = (0.6, 1.2)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -425,6 +394,6 @@ def test_constant_init_hidden_units_stay_identical(activation, mnist5k):
         assert s[1] / s[0] < 1e-4, f"layer {i}: weight not rank 1 (s2/s1 = {s[1] / s[0]:.2e})"
 
     control = build_model("he_normal", 0, mnist5k,
-                          TrainConfig(hidden=(64, 32), activation=activation))
+                          Recipe(hidden=(64, 32), activation=activation))
     _train_steps(control, mnist5k)
     assert _row_spread(linear_layers(control)[0].weight) > 1, "He units should differ"

@@ -30,9 +30,11 @@ def check_device(device: str) -> None:
         if index is not None and index >= torch.cuda.device_count():
             raise ValueError(f"--device {device}: this machine has "
                              f"{torch.cuda.device_count()} CUDA device(s)")
-    try:  # a valid name is not a usable device (mps, xpu ... without their backend)
-        torch.empty(1, device=device)
-    except (RuntimeError, AssertionError) as e:
+    try:  # a valid name is not a usable device (mps, xpu ... without their backend), and a
+        # device must compute and give numbers back: "meta" tensors have shapes, no values
+        if float((torch.ones(1, device=device) * 2).cpu()) != 2.0:
+            raise RuntimeError("it computes 1 x 2 != 2")
+    except (RuntimeError, AssertionError, NotImplementedError) as e:
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0][:160]
         raise ValueError(f"--device {device} cannot be used here ({reason})") from e
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .train import TrainConfig
+from .train import Recipe
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,13 @@ class Experiment:
 
     name: str  # unique within a profile, used in test ids and report rows
     dataset: str  # initcore.data.DATASETS
-    config: TrainConfig  # architecture and recipe
+    config: Recipe  # architecture and recipe
     inits: tuple[str, ...]  # initializers trained (all of the registry by default)
     seeds: tuple[int, ...]  # seeds trained
     bounds: dict[str, tuple[Bound, ...]] = field(default_factory=dict)  # init -> bounds
+    # What the experiment is, for the tests that single some out (never read from its name):
+    deep: bool = False  # a deep signal-propagation net (bench/test_deep.py: stall, one class)
+    sweep: bool = False  # a column of the activation sweep (bench/test_deep.py's table)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,16 @@ class Profile:
     name: str
     description: str
     experiments: tuple[Experiment, ...]
+    # The reference experiment (the seed recipe where the profile has it): the one timed,
+    # perturbed by the sensitivity check, and the relu column of the activation sweep.
+    # Every profile's is its first experiment, so that shard 1 of a --shard i/n session holds
+    # a part of it (initcore.shards.plan) and runs the profile-wide tests.
+    reference: str = ""
+
+    def reference_experiment(self) -> Experiment | None:
+        """The experiment named by :attr:`reference` (this shard's part of it under --shard);
+        None if the profile names none or this shard does not hold it."""
+        return next((e for e in self.experiments if e.name == self.reference), None)
 
     def experiment(self, name: str) -> Experiment:
         """The experiment called ``name``; ValueError listing the valid names if unknown."""

@@ -12,6 +12,7 @@ writer's leftovers from a live writer's file.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import socket
@@ -88,3 +89,69 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True  # exists, owned by someone else
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths built from data, and opens that stay inside the report folder
+# ---------------------------------------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_NAME = 100  # characters of a file name built from data (well under NAME_MAX = 255 bytes)
+
+
+def safe_name(text: object, default: str = "unnamed", fill: str = "_") -> str:
+    """``text`` (a value read from a report: an activation, an init, an experiment name) as one
+    plain file-name part: runs of anything but letters, digits, ``.``, ``_``, ``-`` become
+    ``fill`` (none at either end), no leading dot (so never ``..`` or a hidden file), at most
+    MAX_NAME characters. Every path initcore builds from data goes through here, so a value such as
+    ``x/../../outside/pwned`` names a file in the folder, not outside it."""
+    name = _UNSAFE.sub(fill, str(text)).strip(fill).lstrip(".")[:MAX_NAME]
+    return name or default
+
+
+def check_inside(path: str | Path, folder: str | Path | None = None) -> Path:
+    """``path`` if, with every symlink followed, it stays inside ``folder`` (default: the folder
+    that holds it); OSError (EXDEV-like, with a one-line message) if a symlink leads out --
+    a history.csv or run folder that is a link to an outside file is never written through."""
+    path = Path(path)
+    folder = Path(folder) if folder is not None else path.parent
+    real, root = os.path.realpath(path), os.path.realpath(folder)
+    if os.path.commonpath([real, root]) != root:
+        raise OSError(errno.EXDEV, f"{path} is a symlink that leads outside {folder} "
+                      f"(to {real}); refused", str(path))
+    return path
+
+
+def open_inside(path: str | Path, mode: str = "rb", folder: str | Path | None = None):
+    """``open(path, mode)`` after :func:`check_inside`."""
+    return open(check_inside(path, folder), mode)
+
+
+def append_bytes(path: str | Path, data: bytes, size: int) -> None:
+    """Write ``data`` at offset ``size`` of ``path`` (cutting anything after ``size`` first:
+    a torn last line) so that the file ends up either as it was up to ``size`` or with all of
+    ``data``: never a half row. The space is reserved first (``posix_fallocate``, where the
+    file system has it), so a full disk fails before a byte is written; and every step is
+    unbuffered, so undoing a failed write (``ftruncate`` back to ``size``) cannot itself fail
+    on a full disk, as a buffered truncate that flushes first does."""
+    fd = os.open(check_inside(path), os.O_WRONLY)
+    try:
+        if os.fstat(fd).st_size != size:
+            os.ftruncate(fd, size)
+        try:
+            if hasattr(os, "posix_fallocate"):
+                try:
+                    os.posix_fallocate(fd, size, len(data))
+                except OSError as e:
+                    if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                        raise
+            view = memoryview(data)
+            offset = 0
+            while offset < len(data):
+                offset += os.pwrite(fd, view[offset:], size + offset)
+            os.fsync(fd)
+        except BaseException:
+            os.ftruncate(fd, size)  # shrinking needs no space
+            raise
+    finally:
+        os.close(fd)

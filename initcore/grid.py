@@ -178,15 +178,18 @@ def _step(params: list[Tensor | None], x: Tensor, y: Tensor, alive: Tensor, acti
 
 def sgd_momentum_step(params: list[Tensor | None], buffers: list[Tensor | None], x: Tensor,
                        y: Tensor, alive: Tensor, activation: str, lr: float, momentum: float,
-                       weight_decay: float = 0.0) -> Tensor:
+                       weight_decay: float = 0.0, lr_mult: Sequence[float] | None = None
+                       ) -> Tensor:
     """One step of torch.optim.SGD (momentum, weight decay) on every live model; returns the
     (G,) losses (forward, backward and the isolation of dead models: :func:`_step`).
 
     The update is SGD's: g = grad + weight_decay * p; buf = momentum * buf + g;
     p -= lr * buf (momentum 0: plain SGD, buf = g). The weight gradient h^T d is accumulated
-    into buf by the GEMM itself, so no gradient tensor is written and read back.
+    into buf by the GEMM itself, so no gradient tensor is written and read back. ``lr_mult``
+    (one number per entry of ``params``; None: all 1) scales each parameter's learning rate.
     """
     weights, biases = params[0::2], params[1::2]
+    rates = [lr * m for m in lr_mult] if lr_mult is not None else [lr] * len(params)
 
     def update(i: int, h_in: Tensor, d: Tensor, isolate, scale: Tensor) -> None:
         # buf.mul_(m) then beta = 1, not baddbmm_(beta=m): MKL scales C by beta in a slower
@@ -194,33 +197,37 @@ def sgd_momentum_step(params: list[Tensor | None], buffers: list[Tensor | None],
         buffers[2 * i].mul_(momentum).baddbmm_(h_in.transpose(1, 2), d)
         if weight_decay:  # isolate: a dead model's weights may hold inf
             buffers[2 * i].add_(isolate(weights[i]), alpha=weight_decay)
-        weights[i].addcmul_(buffers[2 * i], scale, value=-lr)
+        weights[i].addcmul_(buffers[2 * i], scale, value=-rates[2 * i])
         if biases[i] is not None:
             buffers[2 * i + 1].mul_(momentum).add_(d.sum(1, keepdim=True))
             if weight_decay:
                 buffers[2 * i + 1].add_(isolate(biases[i]), alpha=weight_decay)
-            biases[i].addcmul_(buffers[2 * i + 1], scale, value=-lr)
+            biases[i].addcmul_(buffers[2 * i + 1], scale, value=-rates[2 * i + 1])
 
     return _step(params, x, y, alive, activation, update)
 
 
 def adam_step(params: list[Tensor | None], moments: list[tuple[Tensor, Tensor] | None],
               x: Tensor, y: Tensor, alive: Tensor, activation: str, lr: float,
-              betas: tuple[float, float], eps: float, weight_decay: float, step: int) -> Tensor:
+              betas: tuple[float, float], eps: float, weight_decay: float, step: int,
+              lr_mult: Sequence[float] | None = None) -> Tensor:
     """One step of torch.optim.Adam (Kingma & Ba 2015, Algorithm 1; L2 weight decay as torch's
     ``weight_decay``) on every live model, ``step`` counting from 1; returns the (G,) losses.
 
     g = grad + weight_decay * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
     p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps): torch's bias correction, in
     its order of operations. Unlike SGD, Adam needs the gradient itself (squared for v), so it
-    is written to a tensor: measured cost in the README's speed section.
+    is written to a tensor: measured cost in the README's speed section. ``lr_mult`` (one
+    number per entry of ``params``; None: all 1) scales each parameter's learning rate.
     """
     beta1, beta2 = betas
     step_size = lr / (1 - beta1 ** step)
+    sizes = [step_size * m for m in lr_mult] if lr_mult is not None else [step_size] * len(params)
     root_correction2 = math.sqrt(1 - beta2 ** step)
     weights, biases = params[0::2], params[1::2]
 
-    def adam(p: Tensor, grad: Tensor, state: tuple[Tensor, Tensor], isolate, scale) -> None:
+    def adam(p: Tensor, grad: Tensor, state: tuple[Tensor, Tensor], isolate, scale,
+             step_size: float) -> None:
         if weight_decay:  # isolate: a dead model's weights may hold inf
             grad = grad.add_(isolate(p), alpha=weight_decay)
         m, v = state
@@ -230,9 +237,11 @@ def adam_step(params: list[Tensor | None], moments: list[tuple[Tensor, Tensor] |
         p.addcmul_(m.div(denom), scale, value=-step_size)
 
     def update(i: int, h_in: Tensor, d: Tensor, isolate, scale: Tensor) -> None:
-        adam(weights[i], torch.bmm(h_in.transpose(1, 2), d), moments[2 * i], isolate, scale)
+        adam(weights[i], torch.bmm(h_in.transpose(1, 2), d), moments[2 * i], isolate, scale,
+             sizes[2 * i])
         if biases[i] is not None:
-            adam(biases[i], d.sum(1, keepdim=True), moments[2 * i + 1], isolate, scale)
+            adam(biases[i], d.sum(1, keepdim=True), moments[2 * i + 1], isolate, scale,
+                 sizes[2 * i + 1])
 
     return _step(params, x, y, alive, activation, update)
 
@@ -264,6 +273,10 @@ def train_grid(
     else:  # the momentum buffer per parameter
         state = [None if p is None else torch.zeros_like(p) for p in params]
     n_steps = 0
+    lr_mult = None  # per entry of params (W1, b1, W2, ...): the recipe's per-layer multipliers
+    if config.lr_mult or config.bias_lr_mult:
+        lr_mult = [m for pair in zip(config.multipliers("lr_mult"),
+                                     config.multipliers("bias_lr_mult")) for m in pair]
     order_generators = [torch.Generator().manual_seed(s + DATA_ORDER_OFFSET) for s in seeds]
     seed_slot = torch.tensor([seeds.index(seed) for _, seed in cells], device=device)  # (G,)
     alive = torch.ones(n_models, dtype=torch.bool, device=device)
@@ -286,11 +299,11 @@ def train_grid(
             if config.optimizer == "adam":
                 losses = adam_step(params, state, x, data.y_train[rows], alive,
                                    config.activation, lr, config.betas, config.eps,
-                                   config.weight_decay, n_steps)
+                                   config.weight_decay, n_steps, lr_mult)
             else:
                 losses = sgd_momentum_step(params, state, x, data.y_train[rows], alive,
                                             config.activation, lr, config.momentum,
-                                            config.weight_decay)
+                                            config.weight_decay, lr_mult)
             loss_sum += torch.where(alive, losses, 0.0)
         steps = math.ceil(n / config.batch_size)
         with torch.no_grad():  # as train(): weights that overflowed mark a model diverged too

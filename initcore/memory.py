@@ -10,6 +10,7 @@ table for a profile's grids; ``bench/test_timing.py`` records it in the benchmar
 from __future__ import annotations
 
 import gc
+import importlib
 import multiprocessing
 import queue as queue_module
 from collections.abc import Sequence
@@ -18,10 +19,10 @@ from dataclasses import replace
 import pandas as pd
 import torch
 
-from . import data
+from . import data, initializers
 from .grid import train_grid
 from .models import mlp_sizes
-from .train import TrainConfig
+from .train import Recipe
 
 
 def status_mb(field: str) -> float:
@@ -61,10 +62,16 @@ def rss_now_and_peak_mb() -> tuple[float, float]:
 
 
 def _grid_memory_child(dataset_name, data_dir, download, inits, seeds, config, rows,
-                       results) -> None:
+                       results, origins=None) -> None:
     """The spawned process of :func:`grid_peak_memory`; puts its numbers (or its exception)
-    on the ``results`` queue."""
+    on the ``results`` queue. ``origins``: name -> "module:function" of the user's schemes
+    (``--init``, ``initcore.register``), which a fresh process must import again."""
     try:
+        for name, origin in (origins or {}).items():
+            if name not in initializers.list_initializers():
+                importlib.import_module(origin.split(":")[0])  # runs its @register, if any
+            if name not in initializers.list_initializers():
+                initializers.resolve(origin)  # a plain function, registered under its name
         dataset = data.load(dataset_name, data_dir, download)
         # Fewer steps, same memory: the full dataset stays loaded (x_train[:rows] is a view) and
         # every step allocates the same tensors; evaluation runs on the whole test split.
@@ -84,7 +91,7 @@ def _grid_memory_child(dataset_name, data_dir, download, inits, seeds, config, r
 
 
 def grid_peak_memory(dataset_name: str, data_dir, inits: Sequence[str], seeds: Sequence[int],
-                     config: TrainConfig, rows: int = 6_400, download: bool = False) -> dict:
+                     config: Recipe, rows: int = 6_400, download: bool = False) -> dict:
     """Peak resident memory (MiB) of training the grid inits x seeds for one epoch.
 
     Measured in a fresh process (multiprocessing "spawn"), so nothing this process holds counts.
@@ -99,9 +106,11 @@ def grid_peak_memory(dataset_name: str, data_dir, inits: Sequence[str], seeds: S
     """
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
+    origins = {name: initializers.get(name).origin for name in inits
+               if not initializers.get(name).built_in}
     child = context.Process(target=_grid_memory_child, args=(
         dataset_name, None if data_dir is None else str(data_dir), download, list(inits),
-        list(seeds), config, rows, results))
+        list(seeds), config, rows, results, origins))
     child.start()
     outcome = None
     while outcome is None:

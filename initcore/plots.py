@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 import warnings
 from pathlib import Path
 
@@ -31,7 +30,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .files import write_atomic  # noqa: E402
+from .errors import one_line
+from .files import safe_name, write_atomic  # noqa: E402
 from .leaderboard import LEADERBOARD_FILE, REFERENCE  # noqa: E402
 from .probes import PROBE_COLUMNS, PROBES_FILE  # noqa: E402
 from .reports import EPOCHS_FILE, ReportError, check_writable, load  # noqa: E402
@@ -47,7 +47,7 @@ def _colors(names: list[str]) -> dict[str, tuple]:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-")
+    return safe_name(text, fill="-")  # one sanitizer for every file name built from data
 
 
 def _groups(epochs: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
@@ -222,7 +222,7 @@ def plot_probes(probes: pd.DataFrame, out_dir: str | Path, suffix: str = "") -> 
         fig.suptitle(f"{activation} MLP, {depth} hidden layers of {width}, {when} "
                      f"(mean over {seeds} seed(s), one fixed batch)", fontsize=10)
         fig.tight_layout(rect=(0, 0, 0.855, 1))
-        tag = f"-{activation}-d{depth}-w{width}" if len(configs) > 1 else ""
+        tag = f"-{_slug(activation)}-d{_slug(depth)}-w{_slug(width)}" if len(configs) > 1 else ""
         written.append(_save(fig, Path(out_dir) / f"probes{tag}{suffix}.png"))
     return written
 
@@ -231,7 +231,8 @@ def plot_probes(probes: pd.DataFrame, out_dir: str | Path, suffix: str = "") -> 
 def plot_leaderboard(board: pd.DataFrame, out_dir: str | Path, suffix: str = "") -> list[Path]:
     """One PNG per experiment: schemes ranked top to bottom, mean final accuracy (dot) and its
     95% t-interval over seeds (bar); built-in schemes grey, others (a user's) orange; He's mean
-    a dashed line; a scheme that does not train (leaderboard ``trains``) marked with an x."""
+    a dashed line; a scheme that does not train (leaderboard ``trains``) marked with an x; the
+    verdict against He (:mod:`initcore.verdicts`) after each name: [>] [<] [=] [?]."""
     keys = [c for c in ("experiment", "dataset", "model") if c in board.columns]
     written = []
     for cell, part in board.groupby(keys[:1], sort=False):
@@ -261,8 +262,9 @@ def plot_leaderboard(board: pd.DataFrame, out_dir: str | Path, suffix: str = "")
                 ax.annotate(f"does not train: {m:.1f}%", (left, yi), xytext=(6, -3),
                             textcoords="offset points", fontsize=8, color=c)
         ax.set_xlim(left, right)
-        labels = [f"{r}. {i}" + (" *" if u else "")
-                  for r, i, u in zip(part["rank"], part["init"], user)]
+        labels = [f"{r}. {i}" + (" *" if u else "") + _verdict_mark(v)
+                  for r, i, u, v in zip(part["rank"], part["init"], user,
+                                        part.get("verdict_vs_he", [""] * len(part)))]
         ax.set_yticks(y, labels)
         for tick, u in zip(ax.get_yticklabels(), user):
             tick.set_color("tab:orange" if u else "black")
@@ -271,7 +273,10 @@ def plot_leaderboard(board: pd.DataFrame, out_dir: str | Path, suffix: str = "")
             ax.axvline(100 * float(reference["acc_mean"].iloc[0]), color="tab:blue",
                        linestyle="--", linewidth=1, label=f"{REFERENCE} mean")
             ax.legend(loc="upper left", fontsize=8, frameon=False)
-        ax.set_xlabel("final test accuracy % (mean, 95% interval over seeds)")
+        ax.set_xlabel("final test accuracy % (mean, 95% interval over seeds)" + (
+            f"; vs {REFERENCE}: > better, < worse, = equivalent within "
+            f"+-{100 * float(part['margin'].iloc[0]):g} pt, ? undecided"
+            if "verdict_vs_he" in part.columns else ""), fontsize=8)
         seeds = int(part["n_seeds"].max())
         ax.set_title(f"{name}: leaderboard, {seeds} seeds" + (
             f" ({short_model(part['model'].iloc[0])})" if "model" in part.columns else ""),
@@ -282,21 +287,51 @@ def plot_leaderboard(board: pd.DataFrame, out_dir: str | Path, suffix: str = "")
     return written
 
 
+VERDICT_MARKS = {"better": " [>]", "worse": " [<]", "equivalent": " [=]", "undecided": " [?]"}
+
+
+def _verdict_mark(verdict) -> str:
+    """The leaderboard verdict against He as a short mark after the scheme's name."""
+    return VERDICT_MARKS.get(verdict, "") if isinstance(verdict, str) else ""
+
+
 EPOCH_PLOT_COLUMNS = ["init", "seed", "epoch", "train_loss", "test_loss", "test_acc", "model"]
 
 
+# Columns each figure reads as numbers: text there is refused before any figure is drawn.
+NUMERIC = {EPOCHS_FILE: ["seed", "epoch", "train_loss", "test_loss", "test_acc"],
+           PROBES_FILE: ["depth", "width", "seed", "layer", "value"],
+           LEADERBOARD_FILE: ["rank", "n_seeds", "acc_mean", "ci_low", "ci_high"]}
+
+
 def _load_checked(path: Path, required: list[str]) -> pd.DataFrame:
-    """``path`` loaded, with ReportError (one line naming it) when it is not a CSV or lacks a
-    column the figures need -- rather than a KeyError deep inside matplotlib code."""
+    """``path`` loaded, with ReportError (one line naming it) when it is not a CSV, lacks a
+    column the figures need or holds text where they need numbers (or a ``trains`` flag that
+    is not True/False) -- rather than a KeyError or TypeError deep inside matplotlib code."""
     try:
         table = load(path)
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise ReportError(f"{path}: not a readable report CSV ({' '.join(str(e).split())})") from e
+        raise ReportError(f"{path}: not a readable report CSV ({one_line(e)})") from e
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise ReportError(f"{path}: cannot plot it: missing column(s) {', '.join(missing)}")
     if table.empty:
         raise ReportError(f"{path}: cannot plot it: no rows")
+    for column in NUMERIC.get(path.name, []):
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = values.isna() & table[column].notna()
+        if bad.any():
+            row = int(bad.values.argmax()) + 2
+            raise ReportError(f"{path}: cannot plot it: column {column} holds text "
+                              f"(row {row}: {table[column][bad].iloc[0]!r})")
+        table[column] = values
+    if "trains" in table.columns:
+        flags = table["trains"].astype(str).str.lower()
+        if not flags.isin(["true", "false"]).all():
+            raise ReportError(f"{path}: cannot plot it: column trains holds "
+                              f"{table['trains'][~flags.isin(['true', 'false'])].iloc[0]!r}, "
+                              "not True/False")
+        table["trains"] = flags == "true"
     return table
 
 
@@ -306,16 +341,23 @@ def plot_report_dir(report_dir: str | Path, out_dir: str | Path | None = None) -
     if not report_dir.is_dir():
         raise ReportError(f"no report folder at {report_dir}")
     out = check_writable(out_dir if out_dir else report_dir)
-    written: list[Path] = []
+    # Every table is loaded and checked before the first figure: a bad one writes nothing.
+    tables = {}
     if (report_dir / EPOCHS_FILE).is_file():
-        epochs = _load_checked(report_dir / EPOCHS_FILE, EPOCH_PLOT_COLUMNS)
-        written += plot_accuracy(epochs, out) + plot_losses(epochs, out)
+        tables[EPOCHS_FILE] = _load_checked(report_dir / EPOCHS_FILE, EPOCH_PLOT_COLUMNS)
     if (report_dir / PROBES_FILE).is_file():
-        written += plot_probes(_load_checked(report_dir / PROBES_FILE, PROBE_COLUMNS), out)
+        tables[PROBES_FILE] = _load_checked(report_dir / PROBES_FILE, PROBE_COLUMNS)
     if (report_dir / LEADERBOARD_FILE).is_file():
         required = ["experiment", "rank", "init", "source", "n_seeds", "acc_mean", "ci_low",
                     "ci_high", "trains"]
-        written += plot_leaderboard(_load_checked(report_dir / LEADERBOARD_FILE, required), out)
+        tables[LEADERBOARD_FILE] = _load_checked(report_dir / LEADERBOARD_FILE, required)
+    written: list[Path] = []
+    if EPOCHS_FILE in tables:
+        written += plot_accuracy(tables[EPOCHS_FILE], out) + plot_losses(tables[EPOCHS_FILE], out)
+    if PROBES_FILE in tables:
+        written += plot_probes(tables[PROBES_FILE], out)
+    if LEADERBOARD_FILE in tables:
+        written += plot_leaderboard(tables[LEADERBOARD_FILE], out)
     if not written:
         raise ReportError(f"nothing to plot in {report_dir}: no {EPOCHS_FILE} or {PROBES_FILE}")
     return written

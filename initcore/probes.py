@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data import Dataset
-from .train import DATA_ORDER_OFFSET, TrainConfig, build_model, epoch_order
+from .train import DATA_ORDER_OFFSET, Recipe, build_model, epoch_order
 
 PROBE_COLUMNS = ["init", "activation", "depth", "width", "seed", "steps", "layer", "metric",
                  "value"]
@@ -110,7 +110,7 @@ def _is_relu(model: nn.Module) -> bool:
     return any(isinstance(m, nn.ReLU) for m in model)
 
 
-def train_steps(model: nn.Module, data: Dataset, config: TrainConfig, seed: int, steps: int
+def train_steps(model: nn.Module, data: Dataset, config: Recipe, seed: int, steps: int
                 ) -> nn.Module:
     """``steps`` SGD-momentum steps of the seed recipe (the batches ``train`` would see)."""
     if steps <= 0:
@@ -146,7 +146,7 @@ def probe(inits: Sequence[str], data: Dataset, *, depth: int, width: int,
         raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
-    config = TrainConfig(hidden=(width,) * depth, activation=activation)
+    config = Recipe(hidden=(width,) * depth, activation=activation)
     x, y = probe_batch(data, batch)
     rows = []
     for init in inits:

@@ -33,9 +33,9 @@ from .initializers import builtin_names
 from .recipes import shipped
 from .residual_profiles import DEPTH_SWEEP, MNIST1D_EXPERIMENTS, RESIDUAL_EXPERIMENT
 from .residual_schemes import RESIDUAL_SCHEMES
-from .train import TrainConfig
+from .train import Recipe
 
-SEED_RECIPE = TrainConfig()  # 784-256-128-10 ReLU, SGD 0.01/0.9, batch 64, 10 epochs
+SEED_RECIPE = Recipe()  # 784-256-128-10 ReLU, SGD 0.01/0.9, batch 64, 10 epochs
 # Every built-in scheme; schemes from plugins and --init are added to every experiment of a
 # profile when a bench session starts (initcore.session.profile_from).
 # The residual-net schemes (Fixup, ReZero, ...) need a ResMLP: they train in the residual
@@ -46,25 +46,26 @@ ALL = tuple(n for n in builtin_names() if n not in RESIDUAL_SCHEMES)
 # rates, and what was measured, is told with their bounds in initcore/bounds.py.
 # 30 x 256 ReLU, SGD momentum 0.9, batch 64, 2 epochs, at lr 0.001 (not the seed recipe's 0.01,
 # at which this depth is chaotic: see DEEP_RELU_BOUNDS).
-DEEP_RELU = TrainConfig(hidden=(256,) * 30, epochs=2, lr=0.001)
-DEEP_TANH = TrainConfig(hidden=(256,) * 30, epochs=2, activation="tanh")  # the seed recipe's lr
+DEEP_RELU = Recipe(hidden=(256,) * 30, epochs=2, lr=0.001)
+DEEP_TANH = Recipe(hidden=(256,) * 30, epochs=2, activation="tanh")  # the seed recipe's lr
 DEEP_SHORT = Experiment("deep-relu-short", "mnist-5k",
-                        TrainConfig(hidden=(64,) * 30, epochs=3, lr=0.001),
+                        Recipe(hidden=(64,) * 30, epochs=3, lr=0.001),
                         ("he_normal", "lsuv", "xavier_normal", "torch_default"), (0, 1, 2, 3, 4),
-                        DEEP_SHORT_BOUNDS)
+                        DEEP_SHORT_BOUNDS, deep=True)
 DEEP_EXPERIMENTS = (
     Experiment("deep-relu", "mnist", DEEP_RELU, ("he_normal", "xavier_normal", "torch_default",
-                                                 "lsuv"), (0, 1, 2, 3, 4), DEEP_RELU_BOUNDS),
+                                                 "lsuv"), (0, 1, 2, 3, 4), DEEP_RELU_BOUNDS,
+               deep=True),
     Experiment("deep-tanh", "mnist", DEEP_TANH,
                ("xavier_normal", "torch_default", "random_large"), (0, 1, 2, 3, 4),
-               DEEP_TANH_BOUNDS),
+               DEEP_TANH_BOUNDS, deep=True),
 )
 
 # The activation sweep: the seed architecture and recipe with each other activation (the relu
 # column is the seed-recipe experiment).
 SWEEP_EXPERIMENTS = tuple(
     Experiment(f"sweep-{activation}", "mnist", replace(SEED_RECIPE, activation=activation), ALL,
-               (0, 1, 2), SWEEP_BOUNDS.get(activation, {}))
+               (0, 1, 2), SWEEP_BOUNDS.get(activation, {}), sweep=True)
     for activation in ("tanh", "sigmoid", "selu"))
 
 # Published tables (README "Published tables, reproduced"), each with its paper's recipe file.
@@ -99,16 +100,19 @@ _register(Profile(
     "smoke", "embedded mnist-5k, every initializer, 3 seeds, 3 epochs (the default)",
     (Experiment("seed-recipe", "mnist-5k", replace(SEED_RECIPE, epochs=3), ALL, (0, 1, 2),
                 SMOKE_BOUNDS), DEEP_SHORT),
+    reference="seed-recipe",
 ))
 _register(Profile(
     "seed", "the seed recipe on full MNIST: every initializer, 3 seeds, 10 epochs",
     (Experiment("seed-recipe", "mnist", SEED_RECIPE, ALL, (0, 1, 2), SEED_BOUNDS),),
+    reference="seed-recipe",
 ))
 _register(Profile(
     "nightly", "full MNIST, every initializer, 5 seeds, 10 epochs, plus the deep experiments, "
     "the 64-block residual experiment and MNIST-1D's published baselines",
     (Experiment("seed-recipe", "mnist", SEED_RECIPE, ALL, (0, 1, 2, 3, 4), SEED_BOUNDS),
      *DEEP_EXPERIMENTS, *SWEEP_EXPERIMENTS, RESIDUAL_EXPERIMENT, *MNIST1D_EXPERIMENTS[:2]),
+    reference="seed-recipe",
 ))
 _register(Profile(
     "residual", "residual MLPs without normalization (64 blocks and the depth sweep 2-32, "
@@ -117,15 +121,23 @@ _register(Profile(
     # as a plain MLP whose he_normal (if bounded) trains
     (MNIST1D_EXPERIMENTS[1], RESIDUAL_EXPERIMENT, *DEPTH_SWEEP, MNIST1D_EXPERIMENTS[0],
      *MNIST1D_EXPERIMENTS[2:]),
+    reference="mnist1d-mlp",
 ))
 _register(Profile(
     "deep", "the deep experiments alone: 30 x 256 ReLU and tanh nets on full MNIST, 2 epochs",
     DEEP_EXPERIMENTS,
+    reference="deep-relu",  # no seed recipe here: the timing and sensitivity checks use this
 ))
 _register(Profile(
     "paper", "published MNIST-MLP tables with their recipes (ZerO 2022, SNN 2017), full MNIST, "
     "20 epochs; ~45 min on 2 CPU cores",
     PAPER_EXPERIMENTS,
+    reference="zero-mlp",  # no seed recipe here: the timing and sensitivity checks use this
+))
+_register(Profile(
+    "width", "muP's coordinate check and learning-rate transfer, SP vs muP, on mnist-5k "
+    "(bench/test_width.py; also run by the nightly); no grid of its own",
+    (),
 ))
 
 

@@ -14,8 +14,10 @@ it with --benchmark-json, --benchmark-save or --benchmark-autosave), and the fol
 complete at the end. The fixtures (``profile``, ``dataset_loader``, ``calibration``,
 ``trained``) do their work only when a test asks for them.
 
-Add an option in :func:`pytest_addoption` (group "initcore"); read it with
-``config.getoption``. Disable the plugin with ``-p no:initcore``.
+Options: :mod:`initcore.options` (declared once, for this plugin and the command line); each is
+registered here as ``--initcore-NAME`` (it cannot collide with another project's option) and
+by ``bench/conftest.py`` as ``--NAME``; the session reads them once
+(:class:`initcore.session.BenchSession`). Disable the plugin with ``-p no:initcore``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from initcore import options  # the option table: no torch
 
 # Every import of initcore below is inside a hook or fixture that runs only in bench sessions
 # (or when a test asks for a bench fixture): those modules import torch, which this plugin must
@@ -37,71 +41,54 @@ REPORTED_KEY = pytest.StashKey[Path]()  # run folder this process reported into 
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("initcore")
-    group.addoption("--profile", default="smoke",
-                    help="experiment profile: smoke (default), seed, nightly, deep")
-    group.addoption("--data-dir", default=None,
-                    help="folder holding MNIST/raw (default: $INITCORE_DATA_DIR or ./data)")
-    group.addoption("--download", action="store_true", help="let torchvision download MNIST")
-    group.addoption("--device", default="cpu", help="cpu (default) or cuda[:N]")
-    group.addoption("--report-dir", default="reports", help="report folder (default: reports)")
-    group.addoption("--run-id", default=None, help="run folder name (default: time-based)")
-    group.addoption("--seeds", type=int, default=None,
-                    help="override the profile's seed count (seeds 0..N-1)")
-    group.addoption("--baseline-dir", default="reports/baseline",  # session.DEFAULT_BASELINE_DIR
-                    help="committed baselines, one folder per profile (default reports/baseline)")
-    group.addoption("--timing-regressions", action="store_true",
-                    help="fail (not just warn) when calibrated throughput regresses vs baseline")
-    group.addoption("--update-baseline", action="store_true",
-                    help="write this run's summary as the profile's new baseline")
-    group.addoption("--no-baseline", action="store_true",
-                    help="skip the regression checks (reported as skipped) instead of failing "
-                         "when the profile has no baseline")
-    group.addoption("--init", nargs="+", default=[], metavar="REF",
-                    help="schemes of your own, package.module:function: trained in every "
-                         "experiment of the profile, tested and ranked (leaderboard.csv)")
-    group.addoption("--shard", default=None, metavar="I/N",
-                    help="train and check only shard I of N of the profile; merge the N run "
-                         "folders with `initcore merge`, then `initcore compare` them")
-    group.addoption("--backend", choices=("local", "ray"), default="local",
-                    help="local (default): train here; ray: every shard of the profile a Ray "
-                         "task, the reports written here")
-    group.addoption("--ray-address", default=None, metavar="ADDR",
-                    help="Ray cluster to join (default: start Ray on this machine)")
-    group.addoption("--shards", type=int, default=None, metavar="N",
-                    help="with --backend ray: number of shards (default: one per task slot)")
-    group.addoption("--cpus-per-shard", type=int, default=1, metavar="C",
-                    help="with --backend ray: CPUs (and torch threads) per task (default 1)")
+    """Every option of ``pytest bench``, from the one table (:mod:`initcore.options`), under
+    the prefix ``--initcore-`` in every session; the suite's ``bench/conftest.py`` adds the
+    short forms (``--profile``, ``--seeds`` ...) where they cannot clash with a project's."""
+    options.add_bench_options(parser.getgroup("initcore").addoption)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
                                   args: list[str]) -> None:
-    """``pytest bench`` in a folder that has no ``bench``: run the suite of the initcore that
-    is installed from a clone (``pip install -e``), so a user can benchmark a scheme from a
-    scratch folder."""
-    if "bench" in args and not Path("bench").exists():
+    """``pytest bench`` in a folder that has no ``bench``, or ``pytest --pyargs initcore.bench``:
+    run the suite of the installed initcore (a clone's ``bench/``, or the ``initcore/bench`` a
+    wheel ships), so a user can benchmark a scheme from a scratch folder."""
+    local = "bench" in args and not Path("bench").exists()
+    if local or SUITE_PACKAGE in args:
         suite = _installed_suite()
         if suite is not None:
-            args[args.index("bench")] = str(suite)
+            names = {SUITE_PACKAGE} | ({"bench"} if local else set())
+            args[:] = [str(suite) if a in names else a for a in args]
+            # pytest finds the initial conftests (the suite's, which adds the short option
+            # names) from the paths it pre-parsed: point those at the suite too.
+            paths = early_config.known_args_namespace.file_or_dir
+            early_config.known_args_namespace.file_or_dir = [
+                str(suite) if p in names else p for p in paths]
+
+
+SUITE_PACKAGE = "initcore.bench"  # the suite as the wheel ships it (pyproject.toml)
 
 
 def _installed_suite() -> Path | None:
-    """The ``bench`` folder beside the installed initcore package (a clone), if there is one."""
+    """The installed benchmark suite: ``bench`` beside the initcore package (a clone installed
+    with ``pip install -e``), else ``initcore/bench`` inside it (a wheel); None if neither."""
     import importlib.util  # the spec only: initcore's modules (and torch) are not imported
 
     spec = importlib.util.find_spec("initcore")
     if spec is None or spec.origin is None:
         return None
-    suite = Path(spec.origin).resolve().parent.parent / "bench"
-    return suite if (suite / "conftest.py").is_file() else None
+    package = Path(spec.origin).resolve().parent
+    for suite in (package.parent / "bench", package / "bench"):
+        if (suite / "conftest.py").is_file():
+            return suite
+    return None
 
 
 def is_bench_session(config: pytest.Config) -> bool:
     """Whether this session runs the benchmark suite: an argument names a ``bench`` folder, or
     a profile other than the default is asked for."""
     return any("bench" in Path(arg).parts for arg in config.args) or \
-        config.getoption("profile") != "smoke"
+        options.bench_getter(config)("profile") != "smoke"
 
 
 def _is_xdist_worker() -> bool:
@@ -115,10 +102,11 @@ def pytest_configure(config: pytest.Config) -> None:
     from initcore import session  # bench sessions only: imports torch
 
     session.load_user_schemes(config)  # every process: the workers collect the tests too
+    bench = session.BenchSession.of(config)  # every option read and checked, once
     if _is_xdist_worker():
         return
 
-    folder, benchmark_json = session.start(config)
+    folder, benchmark_json = bench.start()
     config.stash[RUN_DIR_KEY] = folder
     if benchmark_json is not None:
         config.stash[JSON_KEY] = benchmark_json
@@ -128,9 +116,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[EXIT_KEY] = exitstatus
     folder = session.config.stash.get(RUN_DIR_KEY, None)
     if folder is not None and folder.is_dir():  # the controller, after the last test
+        from initcore import runs
         from initcore import session as bench_session
 
-        bench_session.write_leaderboard(folder)
+        runs.write_leaderboard(folder)
+        bench_session.write_markdown(session.config, folder)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -142,26 +132,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     storage, target = config.stash.get(JSON_KEY, (None, None))
     if storage is not None:
         session.save_benchmark_json(storage, target)
-    try:  # each experiment's recipe, for run.json (none if the options were refused)
-        profile = session.profile_from(config)
-        recipes = {e.name: e.config.as_dict() for e in profile.experiments}
-    except pytest.UsageError:
-        recipes = {}
-    session.finish(folder, config.getoption("profile"), config.stash.get(EXIT_KEY, None),
-                   {"recipes": recipes, **session.shard_info(config)})
+    session.BenchSession.of(config).finish(folder, config.stash.get(EXIT_KEY, None))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """In a shard session (--shard i/n): the regression gate is skipped (it judges the merged
     report: `initcore merge`, then `initcore compare`), and the profile-wide tests, those that
     train nothing of the profile's grid, run in shard 1 only."""
-    shard = config.getoption("shard")
-    if shard is None or not is_bench_session(config):
+    if not is_bench_session(config):
         return
-    index = shard.split("/")[0].strip()
+    from initcore import session  # a bench session: torch is loaded already
+
+    shard = session.BenchSession.of(config).shard
+    if shard is None:
+        return
+    index = str(shard.index)
     gate = pytest.mark.skip(reason="shard session: the merged report is judged by "
                                    "`initcore merge` + `initcore compare`")
-    wide = pytest.mark.skip(reason=f"profile-wide test: runs in shard 1, this is shard {shard}")
+    wide = pytest.mark.skip(reason=f"profile-wide test: runs in shard 1, this is shard "
+                                   f"{shard.index}/{shard.count}")
     grid_fixtures = {"trained", "cell", "baseline_cell", "experiment_name"}
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
@@ -177,7 +166,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return
     from initcore import session  # a bench session's controller only
 
-    found = session.summary_lines(folder, config.getoption("profile"))
+    found = session.summary_lines(folder, options.bench_getter(config)("profile"))
     if found is None:
         return
     title, lines = found
@@ -222,6 +211,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 # ---------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
+def bench_session(pytestconfig: pytest.Config):
+    """The initcore.session.BenchSession: every bench option, read once (``.data_dir``,
+    ``.device``, ``.run_dir``, ``.baseline_dir``, ``.update_baseline`` ...)."""
+    from initcore import session
+
+    return session.BenchSession.of(pytestconfig)
+
+
+@pytest.fixture(scope="session")
 def profile(pytestconfig: pytest.Config):
     """The initcore.experiments.Profile of --profile, with --seeds and --device applied."""
     from initcore import session
@@ -234,8 +232,8 @@ def dataset_loader(pytestconfig: pytest.Config):
     """dataset name -> initcore.data.Dataset, loaded once; bad data ends the session in one line."""
     from initcore import session
 
-    return session.DatasetLoader(pytestconfig.getoption("data_dir"),
-                                 pytestconfig.getoption("download"))
+    bench = session.BenchSession.of(pytestconfig)
+    return session.DatasetLoader(bench.data_dir, bench.download)
 
 
 @pytest.fixture(scope="session")
@@ -263,5 +261,5 @@ def trained(pytestconfig, profile, dataset_loader, calibration, tmp_path_factory
         """The progress bar writes to the terminal: suspend pytest's output capture."""
         return capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
 
-    return session.TrainedExperiments(pytestconfig, profile, dataset_loader, calibration, shared,
-                                      show_progress)
+    return session.TrainedExperiments(session.BenchSession.of(pytestconfig), dataset_loader,
+                                      calibration, shared, show_progress)

@@ -17,6 +17,7 @@ whose worker or node dies is retried (``max_retries``); a shard that fails for g
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,27 @@ def import_ray():
     return ray
 
 
+RAY_CONNECT_TIMEOUT = 10.0  # seconds to open a TCP connection to --ray-address (a LAN: ms)
+
+
+def check_address(address: str | None, timeout: float = RAY_CONNECT_TIMEOUT) -> None:
+    """ValueError (one line) when ``address`` (``host:port`` or ``ray://host:port``) does not
+    accept a TCP connection within ``timeout`` seconds: ray.init would retry it for ever.
+    None, "auto" and "local" (Ray finds or starts its own) are not checked."""
+    if address is None or address in ("auto", "local"):
+        return
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--ray-address {address!r}: expected host:port or ray://host:port")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ValueError(f"--ray-address {address}: cannot reach Ray there "
+                         f"({e.strerror or type(e).__name__}, {timeout:g} s): is the cluster "
+                         "up and the address its head's?") from None
+
+
 def code_env() -> dict:
     """The runtime environment that ships this initcore package to every worker."""
     return {"py_modules": [str(Path(__file__).resolve().parent)],
@@ -94,6 +116,7 @@ def run(make_shards: Callable[[int], Sequence[Shard]], options: RayOptions,
     ray = import_ray()
     started = not ray.is_initialized()
     if started:
+        check_address(options.address)  # an unreachable head: one line, not retries for ever
         # Local folders can only be shipped at the job level, so the code goes with ray.init;
         # a caller that has connected already must have passed code_env() there itself.
         ray.init(address=options.address, runtime_env=code_env(), log_to_driver=False,

@@ -32,14 +32,16 @@ regression when that falls by more than MAX_THROUGHPUT_DROP of the baseline, so 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from scipy import stats
 
-from .reports import SUMMARY_FILE, ReportError, load
+from .errors import one_line
+from .reports import EPOCHS_FILE, MARKER_FILE, SUMMARY_FILE, ReportError, load
+from .stats import welch_p_value  # the one Welch test (one-sided here: "current is lower")
 
 ALPHA = 0.01  # family-wise false-alarm rate of one whole comparison (Holm): 1 night in 100
 MIN_ACC_DROP = 0.005  # absolute accuracy (0.5 point) below which a drop is never flagged
@@ -116,14 +118,101 @@ def load_summary(path: str | Path) -> pd.DataFrame:
                               f"(row {int(bad.idxmax()) + 2}: {table[column][bad].iloc[0]!r})")
         table[column] = values
     for column in ["dataset", "init", "n_seeds", "n_diverged", "epochs"]:
-        if table[column].isna().any():
-            row = int(table[column].isna().idxmax()) + 2
+        empty = table[column].isna() | (table[column] == "")  # load(): an empty name is ""
+        if empty.any():
+            row = int(empty.idxmax()) + 2
             raise ReportError(f"{file}: row {row} has no {column} (cut or incomplete row)")
     return table
 
 
+# Ranges the gate accepts, checked before any test (check_inputs): accuracies are fractions
+# (a report in percent would make every drop look 100x larger or every cell look broken),
+# spreads are non-negative, counts are whole and consistent.
+FRACTION_COLUMNS = ["acc_mean", "acc_min", "acc_max", "acc1_mean"]  # in [0, 1], or NaN
+SPREAD_COLUMNS = ["acc_std", "acc1_std"]  # in [0, 1] (sample std of fractions), or NaN
+POSITIVE_COLUMNS = ["seconds_per_epoch", "matmul_gflops"]  # > 0 and finite, or NaN
+
+
+def check_inputs(table: pd.DataFrame, name: str) -> None:
+    """Refuse, before anything is tested, a table the gate would misjudge; ReportError (one
+    line naming ``name`` and the first offending row) otherwise.
+
+    Refused: non-numbers or infinities in a numeric column; accuracies outside [0, 1] (in
+    percent?); a negative or > 1 spread; seeds < 1, diverged outside [0, seeds], epochs < 1 or
+    fractional counts; a NaN accuracy where not every seed diverged (a blank cell would leave
+    its test without a p-value: it must not be read as "no regression"); one cell twice in one
+    run (which row would count?). Rows of different runs of one cell (a history) are allowed:
+    the newest is compared.
+    """
+    def fail(row: int, what: str) -> None:
+        raise ReportError(f"{name}: row {row + 2}: {what}")
+
+    numeric = {c: pd.to_numeric(table[c], errors="coerce") for c in
+               [*NUMERIC_COLUMNS, *FRACTION_COLUMNS, *SPREAD_COLUMNS, *POSITIVE_COLUMNS]
+               if c in table.columns}
+    for column, values in numeric.items():
+        bad = (values.isna() & table[column].notna()) | values.isin([math.inf, -math.inf])
+        if bad.any():
+            fail(bad.values.argmax(), f"{column} is {str(table[column][bad].iloc[0])!r}, "
+                 "not a finite number")
+    for column in FRACTION_COLUMNS + SPREAD_COLUMNS:
+        if column in numeric:
+            bad = (numeric[column] < 0) | (numeric[column] > 1)
+            if bad.any():
+                kind = "a spread" if column in SPREAD_COLUMNS else "an accuracy"
+                value = float(numeric[column][bad].iloc[0])
+                fail(bad.values.argmax(), f"{column} = {value:g} is not {kind} in [0, 1] "
+                     "(accuracies are fractions, not percent)")
+    for column in POSITIVE_COLUMNS:
+        if column in numeric and (numeric[column] <= 0).any():
+            fail((numeric[column] <= 0).values.argmax(), f"{column} must be > 0")
+    seeds, diverged, epochs = numeric["n_seeds"], numeric["n_diverged"], numeric["epochs"]
+    for column, values, low in [("n_seeds", seeds, 1), ("n_diverged", diverged, 0),
+                                ("epochs", epochs, 1)]:
+        bad = (values < low) | (values != values.round())
+        if bad.any():
+            fail(bad.values.argmax(), f"{column} = {float(values[bad].iloc[0]):g} is not a whole "
+                 f"number >= {low}")
+    bad = diverged > seeds
+    if bad.any():
+        fail(bad.values.argmax(), "more diverged seeds than seeds")
+    bad = numeric["acc_mean"].isna() & (diverged < seeds)
+    if bad.any():
+        row = bad.values.argmax()
+        fail(row, f"accuracy is NaN but only {int(diverged.iloc[row])} of "
+             f"{int(seeds.iloc[row])} seeds diverged")
+    keys = key_columns(table) + (["run_id"] if "run_id" in table.columns else [])
+    twice = table.duplicated(keys, keep=False)
+    if twice.any():
+        row = twice.values.argmax()
+        fail(row, f"cell {cell_name(tuple(table.iloc[row][k] for k in keys), keys)} appears "
+             "more than once in one run")
+
+
+def check_run_folder(path: str | Path) -> None:
+    """A run folder handed to the gate is a complete run: ``run.json`` present, strict JSON,
+    an object with status "complete". ReportError otherwise (an interrupted or tampered run
+    must not be judged as if it were whole). Baseline folders (no run.json, no epochs.csv) and
+    CSV files are not run folders and pass."""
+    path = Path(path)
+    if not path.is_dir() or not ((path / MARKER_FILE).exists() or (path / EPOCHS_FILE).exists()):
+        return
+    marker = path / MARKER_FILE
+    try:
+        record = json.loads(marker.read_text(),
+                            parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    except FileNotFoundError:
+        raise ReportError(f"{path} is an incomplete run: no {MARKER_FILE} (interrupted or "
+                          "still running)") from None
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise ReportError(f"{marker}: not a readable run marker ({_first_line(e)})") from None
+    if not isinstance(record, dict) or record.get("status") != "complete":
+        raise ReportError(f"{marker}: not a complete run's marker (status "
+                          f"{record.get('status') if isinstance(record, dict) else record!r})")
+
+
 def _first_line(error: Exception) -> str:
-    return " ".join(str(error).split())[:200] or type(error).__name__
+    return one_line(error, limit=200)
 
 
 def cell_name(key: tuple, keys: list[str]) -> str:
@@ -172,25 +261,6 @@ def key_columns(*tables: pd.DataFrame) -> list[str]:
     return [c for c in wanted if all(c in t.columns for t in tables)]
 
 
-def welch_p_value(base_mean: float, base_std: float, base_n: int,
-                  cur_mean: float, cur_std: float, cur_n: int) -> float:
-    """One-sided Welch t-test p-value of "the current mean is below the baseline's".
-
-    A side with one seed (std NaN) or identical seeds (std 0) adds no variance; when neither side
-    has any, the difference is exact: p = 0 for a drop, 1 otherwise.
-    """
-    base_std = 0.0 if pd.isna(base_std) else float(base_std)
-    cur_std = 0.0 if pd.isna(cur_std) else float(cur_std)
-    if base_std == 0 and cur_std == 0:
-        return 0.0 if base_mean > cur_mean else 1.0
-    # A zero-variance side enters Welch's degrees of freedom as 0 / (n - 1): give it n >= 2.
-    base_n = int(base_n) if base_std > 0 else max(int(base_n), 2)
-    cur_n = int(cur_n) if cur_std > 0 else max(int(cur_n), 2)
-    result = stats.ttest_ind_from_stats(base_mean, base_std, base_n, cur_mean, cur_std, cur_n,
-                                        equal_var=False, alternative="greater")
-    return float(result.pvalue)
-
-
 def holm_rejections(p_values: list[float], alpha: float = ALPHA,
                     family_size: int | None = None) -> list[bool]:
     """Holm's step-down procedure: which hypotheses are rejected at family-wise level ``alpha``.
@@ -202,7 +272,11 @@ def holm_rejections(p_values: list[float], alpha: float = ALPHA,
     """
     m = max(len(p_values), family_size or 0)
     rejected = [False] * len(p_values)
-    for rank, index in enumerate(sorted(range(len(p_values)), key=lambda i: p_values[i])):
+    # A NaN p-value (a test without one) is never rejected and sorts last: sorted first it would
+    # stop the step-down and blind the gate to every other cell.
+    order = sorted(range(len(p_values)),
+                   key=lambda i: math.inf if math.isnan(p_values[i]) else p_values[i])
+    for rank, index in enumerate(order):
         if not p_values[index] <= alpha / (m - rank):
             break
         rejected[index] = True
@@ -246,7 +320,11 @@ def _drop_test(base: pd.Series, cur: pd.Series, prefix: str, what: str) -> DropT
 def compare(baseline: pd.DataFrame, current: pd.DataFrame, *, alpha: float = ALPHA,
             family_size: int | None = None) -> list[Verdict]:
     """One verdict per cell (experiment, dataset, model, init) present in both tables; the
-    accuracy tests of all cells form one family for Holm's procedure (see the module doc)."""
+    accuracy tests of all cells form one family for Holm's procedure (see the module doc).
+    Both tables are checked first (:func:`check_inputs`): ReportError on values the gate would
+    misjudge."""
+    check_inputs(baseline, "baseline")
+    check_inputs(current, "current")
     base_rows, cur_rows = _pairs(baseline, current)
     cells = [(base, cur_rows.iloc[i]) for i, (_, base) in enumerate(base_rows.iterrows())]
     tests = [[_drop_test(b, c, prefix, what) for prefix, what in _metrics(b, c)]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 import socket
@@ -31,11 +32,22 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .files import clean_stale_temps, file_lock, write_atomic
+from .errors import one_line
+from .files import (
+    append_bytes,
+    check_inside,
+    clean_stale_temps,
+    file_lock,
+    open_inside,
+    write_atomic,
+)
 
 EPOCHS_FILE, SUMMARY_FILE, HISTORY_FILE = "epochs.csv", "summary.csv", "history.csv"
 MARKER_FILE = "run.json"  # written last: a run folder without it is incomplete
 MAX_RUN_ID = 128
+# Names a run folder must not take: the report folder's own files and folders. A run folder
+# named history.csv would block every later run; compared lower-case, for case-insensitive disks.
+RESERVED_NAMES = frozenset({HISTORY_FILE, "baseline"})
 _RUN_ID = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{MAX_RUN_ID - 1}}}")
 
 # The per-epoch table, declared once. seconds: wall time of the epoch's training steps for one
@@ -176,6 +188,9 @@ def check_run_id(run_id: str) -> str:
         raise ReportError(
             f"invalid run id {run_id!r}: use 1-{MAX_RUN_ID} letters, digits, '.', '_' or '-', "
             "not starting with '.' (a run id is a folder name, not a path)")
+    if run_id.lower() in RESERVED_NAMES:
+        raise ReportError(f"invalid run id {run_id!r}: a reserved name in the report folder "
+                          f"({', '.join(sorted(RESERVED_NAMES))}); pick another --run-id")
     return run_id
 
 
@@ -190,6 +205,7 @@ def check_new_run(report_dir: str | Path, run_id: str) -> Path:
         state = "complete" if is_complete(run_dir) else f"incomplete: no {MARKER_FILE}"
         raise ReportError(f"run id {run_id!r} is already used: {run_dir} exists ({state}); "
                           "pick another --run-id or remove that folder")
+    check_history_file(folder / HISTORY_FILE)  # not a link to a file outside the folder
     read_header(folder / HISTORY_FILE)  # a folder or an unreadable file named history.csv fails
     return run_dir
 
@@ -236,7 +252,41 @@ def mark_complete(run_dir: str | Path, **info) -> Path:
     record = {"run_id": run_dir.name, "status": "complete", "files": listing,
               "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), **info}
     path = run_dir / MARKER_FILE
-    write_atomic(path, json.dumps(record, indent=1, default=str) + "\n")
+    write_atomic(path, strict_json(record))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Strict JSON: what every JSON file initcore writes holds
+# ---------------------------------------------------------------------------------------------
+
+def strict_json(value, indent: int | None = 1) -> str:
+    """``value`` as strict JSON (RFC 8259) text, ending in a newline: a missing number (NaN)
+    and an infinity, which Python's json writes as the invalid tokens ``NaN``/``Infinity``
+    that JavaScript's ``JSON.parse`` and every strict parser reject, become ``null``; numpy
+    scalars become numbers and anything else without a JSON form its ``str()``."""
+    return json.dumps(_finite(value), indent=indent, allow_nan=False, default=str) + "\n"
+
+
+def _finite(value):
+    """``value`` with every non-finite float (and numpy scalar) replaced: NaN/inf -> None."""
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)) and \
+            getattr(value, "ndim", None) == 0:
+        value = value.item()  # numpy / torch scalar -> Python number
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def rewrite_strict_json(path: str | Path) -> Path:
+    """Rewrite a JSON file that another writer made (pytest-benchmark's benchmark.json, whose
+    ``extra_info`` may hold NaN) as strict JSON, atomically; missing numbers become null."""
+    path = Path(path)
+    write_atomic(path, strict_json(json.loads(path.read_text()), indent=4))
     return path
 
 
@@ -250,7 +300,7 @@ def write_run(folder: str | Path, run_id: str, epochs: pd.DataFrame,
     write_csv_atomic(epochs, run_dir / EPOCHS_FILE)
     write_csv_atomic(summary, run_dir / SUMMARY_FILE)
     mark_complete(run_dir, **info)
-    append_history(summary, Path(folder) / HISTORY_FILE)
+    add_run_to_history(summary, Path(folder) / HISTORY_FILE)
     repair_history(folder)  # rows of earlier runs killed between marker and history
     return run_dir
 
@@ -276,6 +326,15 @@ def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     write_atomic(path, frame.to_csv(index=False))
     return path
+
+
+def check_history_file(path: Path) -> Path:
+    """``path`` unless it is a symlink that leads outside its folder (ReportError): rows are
+    never appended through a link to a file elsewhere."""
+    try:
+        return check_inside(path)
+    except OSError as e:
+        raise ReportError(e.strerror) from None
 
 
 def read_header(path: Path) -> list[str] | None:
@@ -315,8 +374,30 @@ def append_history(rows: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+def add_run_to_history(rows: pd.DataFrame, path: str | Path) -> list[str]:
+    """Append a run's summary ``rows`` to the history ``path``, keyed by run id: under the lock,
+    the rows of a run id the history already holds are skipped, so a run appended by its own
+    writer and by a concurrent repair (another run's, or ``initcore repair``) is there once.
+    Returns the run ids added."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(path):
+        return _add_run_locked(rows, path)
+
+
+def _add_run_locked(rows: pd.DataFrame, path: Path) -> list[str]:
+    """add_run_to_history's work, for a caller that holds the lock."""
+    ids = _as_text_rows(rows[["run_id"]])["run_id"]
+    new = ~ids.isin(history_run_ids(path))
+    if not new.any():
+        return []
+    _append_locked(rows[new.values], path)
+    return list(dict.fromkeys(ids[new]))
+
+
 def _append_locked(rows: pd.DataFrame, path: Path) -> None:
     """append_history's work, for a caller that holds the lock."""
+    check_history_file(path)
     clean_stale_temps(path.parent)
     header = read_header(path)
     if header is None:
@@ -336,22 +417,14 @@ def _append_text(path: Path, text: str) -> None:
     cut back to its old length, so no half row is left. A torn last line left by a crash is
     cut off first, so the new rows never continue it."""
     data = text.encode()
-    with open(path, "r+b") as f:
+    with open_inside(path, "rb") as f:
         size = f.seek(0, os.SEEK_END)
         if size:
             f.seek(size - 1)
             if f.read(1) != b"\n":
                 f.seek(0)
                 size = f.read().rfind(b"\n") + 1  # keep whole lines only
-                f.truncate(size)
-        f.seek(size)
-        try:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        except BaseException:
-            f.truncate(size)
-            raise
+    append_bytes(path, data, size)
 
 
 def history_run_ids(path: str | Path) -> set[str]:
@@ -362,25 +435,61 @@ def history_run_ids(path: str | Path) -> set[str]:
     return set(pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["run_id"])["run_id"])
 
 
-def repair_history(report_dir: str | Path) -> list[str]:
+def repair_history(report_dir: str | Path, problems: list[str] | None = None) -> list[str]:
     """Append to ``<report_dir>/history.csv`` the summary of every complete run folder that it
     lacks (a run killed between its marker and its history row); returns the run ids added.
 
-    The history is derived from the complete run folders: this makes it whole again.
+    The history is derived from the complete run folders: this makes it whole again. A run it
+    cannot re-derive -- a summary that does not parse, or one its run.json lists that is gone --
+    is skipped (the others are still repaired) and described in ``problems``, if given.
     """
     report_dir = Path(report_dir)
     path = report_dir / HISTORY_FILE
-    added = []
+    added: list[str] = []
     with file_lock(path):
         known = history_run_ids(path)
-        for run_dir in sorted(p for p in report_dir.iterdir() if p.is_dir()):
+        for run_dir in run_folders(report_dir):
             summary = run_dir / SUMMARY_FILE
-            if run_dir.name in known or not is_complete(run_dir) or not summary.is_file() \
-                    or is_shard_run(run_dir):
+            if run_dir.name in known or not is_complete(run_dir) or is_shard_run(run_dir):
                 continue
-            _append_locked(read_text_csv(summary), path)
-            added.append(run_dir.name)
+            if not summary.is_file():
+                if SUMMARY_FILE in _listed_files(run_dir) and problems is not None:
+                    problems.append(f"{summary}: gone (run.json lists it)")
+                continue
+            try:
+                rows = read_text_csv(summary)
+                if "run_id" not in rows.columns:
+                    raise ValueError("no run_id column")
+            except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError,
+                    pd.errors.EmptyDataError) as e:
+                if problems is not None:
+                    problems.append(f"{summary}: unreadable ({one_line(e, 120)})")
+                continue
+            added += _add_run_locked(rows, path)
     return added
+
+
+def _listed_files(run_dir: Path) -> list[str]:
+    """The files a run's run.json lists (empty if it cannot be read)."""
+    try:
+        listed = json.loads((run_dir / MARKER_FILE).read_text()).get("files", [])
+        return [str(f) for f in listed] if isinstance(listed, list) else []
+    except (OSError, ValueError, AttributeError, UnicodeDecodeError):
+        return []
+
+
+def run_folders(report_dir: str | Path) -> list[Path]:
+    """The folders of ``report_dir``, sorted, except symlinks that lead outside it: repair
+    neither reads nor cleans a folder elsewhere that a link points to."""
+    report_dir = Path(report_dir)
+    inside = []
+    for p in sorted(report_dir.iterdir()):
+        try:
+            if p.is_dir() and check_inside(p, report_dir):
+                inside.append(p)
+        except OSError:
+            continue
+    return inside
 
 
 def incomplete_runs(report_dir: str | Path) -> list[Path]:
@@ -396,12 +505,31 @@ def read_text_csv(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
+# Columns that name things: loaded as the text written, never guessed into numbers (run id
+# ``007`` stays "007", ``1e5`` stays "1e5", ``NA`` stays "NA"); an empty cell is "" there.
+IDENTIFIER_COLUMNS = (
+    "run_id", "profile", "experiment", "dataset", "model", "recipe", "init", "formula",
+    "trainer", "commit", "torch_version", "device", "host", "timestamp", "source",
+    "best_builtin", "shard", "node", "scheme", "activation", "signal", "vs_best", "vs_he",
+)
+
+
 def load(path: str | Path, table: str = EPOCHS_FILE) -> pd.DataFrame:
     """Read a report into pandas: a run folder (its ``table``, epochs.csv by default) or any
-    report CSV file (summary.csv, history.csv, probes.csv ...)."""
+    report CSV file (summary.csv, history.csv, leaderboard.csv, probes.csv ...).
+
+    Identifier columns (:data:`IDENTIFIER_COLUMNS`: run_id, init, experiment, host, commit,
+    recipe, model, dataset ...) are strings exactly as written, an empty cell ""; every other
+    column is parsed by pandas (numbers as numbers, an empty cell as NaN)."""
     path = Path(path)
     if path.is_dir():
         path = path / table
     if not path.is_file():
         raise ReportError(f"no report at {path}")
-    return pd.read_csv(path)
+    text = [c for c in read_header(path) or [] if c in IDENTIFIER_COLUMNS]
+    frame = pd.read_csv(path)  # numbers (and "nan", "inf", "") as pandas reads them
+    if text:  # the names again, as the text written: no type guessing, no NA
+        names = pd.read_csv(path, usecols=text, dtype=str, keep_default_na=False)
+        for column in text:
+            frame[column] = names[column]
+    return frame

@@ -1,19 +1,16 @@
 """The logic of a ``pytest bench`` session; its hooks are :mod:`initcore.pytest_plugin`.
 
-* :func:`start` (the controller, once): check the options, claim the run folder
-  ``<report-dir>/<run-id>``, and route pytest-benchmark's JSON into it.
+* :class:`BenchSession`, built once per process from the config (as pytest-benchmark's
+  ``BenchmarkSession(config)``): every option read once (:mod:`initcore.options`), the rules
+  between them checked there (``pytest.UsageError``, one line), the profile built once (with
+  ``--seeds``, ``--device``, the user's schemes, and cut to ``--shard i/n``).
+* :meth:`BenchSession.start` (the controller, once): claim the run folder
+  ``<report-dir>/<run-id>`` and route pytest-benchmark's JSON into it.
 * :class:`TrainedExperiments`: each experiment of the profile trained once per session, lazily,
-  by the grid trainer; under pytest-xdist the first worker to need an experiment trains it under
-  a file lock and saves it, the others load the saved copy. The trainer appends the
-  experiment's rows (under their lock, in one write) to the run folder's ``epochs.csv`` and
-  ``summary.csv``.
-* :func:`finish` (the controller, at the end): move the benchmark JSON into the run folder, mark
-  the folder complete (``run.json``, last) and only then append its summary to
-  ``<report-dir>/history.csv``.
-* :func:`load_user_schemes` (every process): the ``--init module:function`` schemes, loaded
-  before collection so that every test parametrized over the registry sees them;
-  :func:`profile_from` adds them, and the installed plugins' schemes, to every experiment.
-* :func:`write_leaderboard` (the controller, after the last test): ``leaderboard.csv``.
+  through the one run pipeline (:mod:`initcore.runs`); under pytest-xdist the first worker to
+  need an experiment trains it under a file lock and saves it, the others load the saved copy.
+* :meth:`BenchSession.finish` (the controller, at the end): the leaderboard, the benchmark
+  JSON, ``run.json`` last, then the history (:func:`initcore.runs.complete`).
 * :func:`summary_lines`: the summary table and leaderboard printed at the end of the session.
 
 This module imports torch; the plugin imports it only in bench sessions.
@@ -24,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,11 +31,24 @@ import pytest
 import torch
 from tqdm import tqdm
 
-from . import data, initializers, leaderboard, profiles, ray_backend, reports, shards
+from . import (
+    data,
+    initializers,
+    leaderboard,
+    markdown,
+    options,
+    profiles,
+    ray_backend,
+    reports,
+    runs,
+    shards,
+)
 from .device import check_device
+from .errors import one_line
 from .experiments import Experiment, Profile
 from .files import file_lock
-from .train import RunResult, check_scheme
+from .train import RunResult
+from .user_schemes import architectures_of, check_scheme
 
 # pytest-benchmark options that say where its JSON goes; when the user sets none of them, the run
 # folder receives it. Only documented command-line options are set, as strings, the same in every
@@ -47,41 +58,195 @@ BENCHMARK_OUTPUTS = ("benchmark_json", "benchmark_save", "benchmark_autosave",
 BENCHMARK_JSON = "benchmark.json"
 
 
-def run_dir(config: pytest.Config) -> Path:
-    """<report-dir>/<run-id>; the controller picks the id, xdist workers inherit it (env)."""
-    return Path(config.getoption("report_dir")) / reports.shared_run_id(config.getoption("run_id"))
+SESSION_KEY = pytest.StashKey["BenchSession"]()  # this process's bench session
 
 
-def whole_profile_from(config: pytest.Config) -> Profile:
-    """The profile of ``--profile``, with ``--seeds`` and ``--device`` applied; UsageError (one
-    line) for an unknown profile or a seed count below 1."""
+class BenchSession:
+    """A bench session's options, read once from the config, and what follows from them: the
+    profile (built once), the shard, the run folder and the baseline folder. Bad options raise
+    ``pytest.UsageError`` (one line) here, before any test is collected."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.get = get = options.bench_getter(config)
+        self.profile_name: str = get("profile")
+        self.device: str = get("device")
+        self.backend: str = get("backend")
+        self.update_baseline: bool = bool(get("update_baseline"))
+        self.no_baseline: bool = bool(get("no_baseline"))
+        self.timing_regressions: bool = bool(get("timing_regressions"))
+        self.data_dir: str | None = get("data_dir")
+        self.download: bool = bool(get("download"))
+        self.report_dir = Path(get("report_dir"))
+        try:
+            shard_index = options.check_rules(get)
+            self.whole = self._whole_profile(get("seeds"))
+            if shard_index is not None:
+                self.shard: shards.Shard | None = shards.plan(
+                    self.whole.experiments, shard_index[1])[shard_index[0] - 1]
+            else:
+                self.shard = None
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from e
+        # The profile this session trains and checks: the whole one, or each experiment's part
+        # of the shard (same names).
+        self.profile = self.whole if self.shard is None else replace(
+            self.whole, experiments=self.shard.parts)
+
+    @classmethod
+    def of(cls, config: pytest.Config) -> BenchSession:
+        """This process's session: built on first use, then kept in the config's stash."""
+        if SESSION_KEY not in config.stash:
+            config.stash[SESSION_KEY] = cls(config)
+        return config.stash[SESSION_KEY]
+
+    def _whole_profile(self, seeds: int | None) -> Profile:
+        """The profile of ``--profile`` with ``--seeds``, ``--device`` and the user's schemes."""
+        profile = profiles.get(self.profile_name)
+        if seeds is not None:
+            profile = profile.with_seeds(seeds)
+        if self.device != "cpu":
+            profile = profile.on_device(self.device)
+        return profile.with_inits(user_schemes())
+
+    @property
+    def run_dir(self) -> Path:
+        """<report-dir>/<run-id>; the controller picks the id, xdist workers inherit it (env)."""
+        return self.report_dir / reports.shared_run_id(self.get("run_id"))
+
+    @property
+    def baseline_dir(self) -> Path:
+        """``--baseline-dir``; its default, when the current folder has none (``pytest bench``
+        run from a scratch folder), is the committed one of the installed initcore: the
+        clone's ``reports/baseline`` (an editable install), else the copy a wheel ships as
+        ``initcore/baselines`` (:func:`shipped_baseline_dir`)."""
+        given = Path(self.get("baseline_dir"))
+        if given.exists() or self.get("baseline_dir") != options.DEFAULT_BASELINE_DIR:
+            return given
+        return shipped_baseline_dir() or given
+
+    def shard_info(self) -> dict:
+        """What run.json records of a shard session (the shard and the whole grid); {} else."""
+        if self.shard is None:
+            return {}
+        return {"shard": shards.shard_record(self.shard, self.whole.experiments, self.whole.name,
+                                             reports.environment("cpu")["commit"])}
+
+    # --- the controller: start and finish ------------------------------------------------------
+
+    def start(self) -> tuple[Path, tuple[Path, Path] | None]:
+        """Check the device and the Ray extra, claim the run folder and route the benchmark
+        JSON into it; returns (run folder, (pytest-benchmark's storage, final JSON path) or
+        None). UsageError (one line) for anything that cannot run."""
+        try:
+            check_device(self.device)
+            if self.backend == "ray":
+                ray_backend.import_ray()
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from e
+        try:
+            if self.get("markdown"):  # an unwritable --markdown fails now, not after training
+                reports.check_writable(Path(self.get("markdown")).resolve().parent)
+            # One session per run folder: a reused id is refused (xdist workers inherit the id
+            # through INITCORE_RUN_ID and never get here).
+            folder = runs.claim(self.report_dir, reports.shared_run_id(self.get("run_id")))
+            baseline = self.baseline_dir
+            if baseline.exists() and not baseline.is_dir():
+                raise reports.ReportError(f"--baseline-dir {baseline} is not a folder")
+        except reports.ReportError as e:
+            raise pytest.UsageError(str(e)) from e
+        return folder, route_benchmark_json(self.config, folder)
+
+    def finish(self, folder: Path, status: int | None) -> None:
+        """Mark the session's run folder complete and only then append its summary to the
+        history (:func:`initcore.runs.complete`); a session that trained nothing leaves no
+        folder, an interrupted one leaves its folder without run.json (incomplete)."""
+        if not any(p for p in folder.iterdir() if not p.name.startswith(".")):
+            runs.release(folder)  # nothing was written (collect-only, usage error, -k none)
+            return
+        if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            return  # interrupted or broken: the folder stays incomplete (no run.json)
+        recipes = {e.name: e.config.as_dict() for e in self.profile.experiments}
+        runs.complete(folder, profile=self.profile_name, exitstatus=int(status),
+                      recipes=recipes, **self.shard_info())
+        summary = folder / reports.SUMMARY_FILE
+        if self.update_baseline and self.shard is None and summary.is_file():
+            runs.update_baseline(self.baseline_dir / self.profile_name / reports.SUMMARY_FILE,
+                                 summary)
+
+
+def shipped_baseline_dir() -> Path | None:
+    """The committed baselines of the installed initcore: ``reports/baseline`` of its clone, or
+    the wheel's package data ``initcore/baselines``; None if neither is there."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package.parent / options.DEFAULT_BASELINE_DIR, package / "baselines"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def write_markdown(config: pytest.Config, folder: Path) -> list[Path]:
+    """The run's markdown summary (:mod:`initcore.markdown`: the gate against the profile's
+    baseline, the leaderboard), appended to $GITHUB_STEP_SUMMARY when set and written to
+    ``--markdown FILE`` when given; nothing when neither or when nothing was trained. A shard
+    session is not judged (its merged run is, by ``initcore compare``)."""
+    bench = BenchSession.of(config)
+    path = bench.get("markdown")
+    if not (path or os.environ.get(markdown.STEP_SUMMARY_ENV)) or \
+            not (folder / reports.SUMMARY_FILE).is_file():
+        return []
+    baseline, why = bench.baseline_dir / bench.profile_name / reports.SUMMARY_FILE, ""
+    if bench.shard is not None:
+        baseline, why = None, "a shard; its merged run is judged (initcore merge, compare)"
+    elif bench.no_baseline:
+        baseline, why = None, "--no-baseline"
     try:
-        profile = profiles.get(config.getoption("profile"))
-        if config.getoption("seeds") is not None:
-            profile = profile.with_seeds(config.getoption("seeds"))
-    except ValueError as e:
-        raise pytest.UsageError(str(e)) from e
-    if config.getoption("device") != "cpu":
-        profile = profile.on_device(config.getoption("device"))
-    return profile.with_inits(user_schemes())
+        text = markdown.summary(folder, baseline,
+                                f"initcore: {bench.profile_name} profile, run {folder.name}", why)
+        return markdown.publish(text, path)
+    except (OSError, reports.ReportError) as e:  # the run itself is written: say it, go on
+        print(f"initcore: markdown summary not written: {e}", file=sys.stderr)
+        return []
 
 
 def load_user_schemes(config: pytest.Config) -> list[str]:
     """Load the ``--init`` references (``package.module:function``) and built-in names given,
     and try each scheme from outside initcore on a small model; one line and exit status 2
     for a bad one (before any test is collected)."""
-    try:
-        names = [initializers.resolve(ref) for ref in config.getoption("init") or []]
-        for name in user_schemes():
-            check_scheme(name)
+    try:  # an unknown profile is a usage error (status 4), as BenchSession reports it
+        profile = profiles.get(options.bench_getter(config)("profile"))
     except ValueError as e:
-        pytest.exit(f"initcore: {' '.join(str(e).split())}", returncode=2)
+        raise pytest.UsageError(one_line(e)) from None
+    try:
+        names = [initializers.resolve(ref)
+                 for ref in options.bench_getter(config)("init") or []]
+        # On the profile's own architectures, not only a trial net (user_schemes.check_scheme)
+        archs = architectures_of(e.config for e in profile.experiments)
+        for name in user_schemes():
+            check_scheme(name, archs)
+    except ValueError as e:
+        pytest.exit(f"initcore: {one_line(e)}", returncode=2)
     return names
 
 
 def user_schemes() -> list[str]:
     """Registered schemes that initcore does not define (plugins, --init, initcore.register)."""
     return [n for n in initializers.list_initializers() if not initializers.get(n).built_in]
+
+
+def profile_from(config: pytest.Config) -> Profile:
+    """The profile this session trains and checks (:attr:`BenchSession.profile`)."""
+    return BenchSession.of(config).profile
+
+
+def run_dir(config: pytest.Config) -> Path:
+    """The session's run folder (:attr:`BenchSession.run_dir`)."""
+    return BenchSession.of(config).run_dir
+
+
+def baseline_dir(config: pytest.Config) -> Path:
+    """The session's baseline folder (:attr:`BenchSession.baseline_dir`)."""
+    return BenchSession.of(config).baseline_dir
 
 
 def unbounded_cells(profile: Profile) -> list[tuple[str, str]]:
@@ -96,48 +261,6 @@ def claims(profile: Profile) -> list[tuple[str, initializers.Claim]]:
     return [(name, claim) for name in names for claim in initializers.get(name).claims]
 
 
-DEFAULT_BASELINE_DIR = "reports/baseline"  # the default of --baseline-dir
-
-
-def baseline_dir(config: pytest.Config) -> Path:
-    """``--baseline-dir``; its default, when the current folder has none (``pytest bench`` run
-    from a scratch folder), is the committed one beside the installed suite."""
-    given = Path(config.getoption("baseline_dir"))
-    if given.exists() or config.getoption("baseline_dir") != DEFAULT_BASELINE_DIR:
-        return given
-    beside = Path(__file__).resolve().parents[1] / DEFAULT_BASELINE_DIR
-    return beside if beside.is_dir() else given
-
-
-def this_shard(config: pytest.Config) -> shards.Shard | None:
-    """The shard of ``--shard i/n`` (None without it); UsageError (one line) if impossible."""
-    if config.getoption("shard") is None:
-        return None
-    try:
-        index, count = shards.parse_shard(config.getoption("shard"))
-        return shards.plan(whole_profile_from(config).experiments, count)[index - 1]
-    except ValueError as e:
-        raise pytest.UsageError(str(e)) from e
-
-
-def profile_from(config: pytest.Config) -> Profile:
-    """The profile this session trains and checks: :func:`whole_profile_from`, cut to the
-    session's shard under ``--shard i/n`` (same name, each experiment's part of the shard)."""
-    profile = whole_profile_from(config)
-    shard = this_shard(config)
-    return profile if shard is None else replace(profile, experiments=shard.parts)
-
-
-def shard_info(config: pytest.Config) -> dict:
-    """What run.json records of a shard session (the shard and the whole grid); {} otherwise."""
-    shard = this_shard(config)
-    if shard is None:
-        return {}
-    whole = whole_profile_from(config)
-    return {"shard": shards.shard_record(shard, whole.experiments, whole.name,
-                                         reports.environment("cpu")["commit"])}
-
-
 def bounded_cells(profile: Profile) -> list[tuple[str, str]]:
     """(experiment, init) pairs that have bounds in the profile."""
     return [(e.name, init) for e in profile.experiments for init in e.inits if init in e.bounds]
@@ -149,55 +272,8 @@ def all_cells(profile: Profile) -> list[tuple[str, str]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Start and finish (the controller)
+# pytest-benchmark's JSON
 # ---------------------------------------------------------------------------------------------
-
-def start(config: pytest.Config) -> tuple[Path, tuple[Path, Path] | None]:
-    """Check the options, claim the run folder and route the benchmark JSON into it; returns
-    (run folder, (pytest-benchmark's storage, final JSON path) or None). Options are checked
-    here, not at collection (where pytest would report one error per module): UsageError."""
-    seeds = config.getoption("seeds")
-    try:
-        profiles.get(config.getoption("profile"))
-        check_device(config.getoption("device"))
-        if seeds is not None and seeds < 1:
-            raise ValueError(f"--seeds must be >= 1, got {seeds}")
-        check_scale_out(config)
-    except ValueError as e:
-        raise pytest.UsageError(str(e)) from e
-    this_shard(config)  # an impossible --shard fails here, in one line
-    try:
-        folder = run_dir(config)
-        # One session per run folder: a reused id is refused (xdist workers inherit the id
-        # through INITCORE_RUN_ID and never get here).
-        reports.claim_run_dir(reports.check_new_run(folder.parent, folder.name))
-        baseline = baseline_dir(config)
-        if baseline.exists() and not baseline.is_dir():
-            raise reports.ReportError(f"--baseline-dir {baseline} is not a folder")
-    except reports.ReportError as e:
-        raise pytest.UsageError(str(e)) from e
-    return folder, route_benchmark_json(config, folder)
-
-
-def check_scale_out(config: pytest.Config) -> None:
-    """ValueError (one line) for a combination of --shard / --backend / Ray options that
-    cannot run, or a missing ray extra, before any work."""
-    backend = config.getoption("backend")
-    for name in ("shards", "cpus_per_shard"):
-        value = config.getoption(name)
-        if value is not None and value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    if backend != "ray" and (config.getoption("ray_address") or
-                             config.getoption("shards") is not None):
-        raise ValueError("--ray-address and --shards need --backend ray")
-    if config.getoption("shard") is not None:
-        if backend == "ray":
-            raise ValueError("--shard runs one shard here; --backend ray runs them all: pick one")
-        if config.getoption("update_baseline"):
-            raise ValueError("--update-baseline needs the whole profile, not a --shard")
-    if backend == "ray":
-        ray_backend.import_ray()
-
 
 def route_benchmark_json(config: pytest.Config, folder: Path) -> tuple[Path, Path] | None:
     """Have pytest-benchmark save the run (with its timing data) into a private storage folder
@@ -221,47 +297,9 @@ def save_benchmark_json(storage: Path, target: Path) -> None:
     """Move the JSON pytest-benchmark saved under ``storage`` to ``target``; remove ``storage``."""
     saved = sorted(storage.glob("*/*_initcore.json"))  # <machine id>/<counter>_initcore.json
     if saved:
+        reports.rewrite_strict_json(saved[-1])  # NaN in extra_info -> null (strict JSON)
         os.replace(saved[-1], target)  # same file system: atomic, the JSON is whole or absent
     shutil.rmtree(storage, ignore_errors=True)  # no benchmark ran (e.g. under xdist): no file
-
-
-def finish(folder: Path, profile_name: str, status: int | None, info: dict | None = None
-           ) -> None:
-    """Mark the session's run folder complete (run.json, last, with ``info``) and only then
-    append its summary to the history; a session that trained nothing leaves no folder, an
-    interrupted one leaves its folder without run.json (incomplete). A shard session's summary
-    is partial: it never enters the history (``initcore merge`` makes the run that does)."""
-    summary = folder / reports.SUMMARY_FILE
-    if not any(p for p in folder.iterdir() if not p.name.startswith(".")):
-        with contextlib.suppress(OSError):
-            for lock in folder.glob(".*.lock"):
-                lock.unlink()
-            folder.rmdir()  # nothing was written (collect-only, usage error, -k none)
-        return
-    if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        return  # interrupted or broken: the folder stays incomplete (no run.json)
-    info = dict(info or {})
-    placed = folder / shards.SHARDS_FILE
-    if placed.is_file():  # which node trained which shard (Ray), for run.json too
-        info["shards"] = reports.read_text_csv(placed).to_dict("records")
-        if "shard" in info:
-            info["shard"]["nodes"] = sorted(set(r["node"] for r in info["shards"]))
-    reports.mark_complete(folder, profile=profile_name, exitstatus=int(status), **info)
-    if summary.is_file() and "shard" not in info:
-        reports.append_history(reports.read_text_csv(summary),
-                               folder.parent / reports.HISTORY_FILE)
-
-
-def write_leaderboard(folder: Path) -> Path | None:
-    """Rank the run's schemes per experiment (:mod:`initcore.leaderboard`) from its per-epoch
-    rows into ``<folder>/leaderboard.csv``; None when nothing was trained."""
-    path = folder / reports.EPOCHS_FILE
-    if not path.exists():
-        return None
-    theory = folder / leaderboard.THEORY_FILE
-    table = leaderboard.build(reports.load(path), set(initializers.builtin_names()),
-                              theory=pd.read_csv(theory) if theory.exists() else None)
-    return reports.write_csv_atomic(table, folder / leaderboard.LEADERBOARD_FILE)
 
 
 def summary_lines(folder: Path, profile_name: str) -> tuple[str, list[str]] | None:
@@ -339,10 +377,10 @@ class TrainedExperiments:
     ``show_progress`` is a context manager under which the progress bar may write to the
     terminal (pytest's output capture suspended)."""
 
-    def __init__(self, config: pytest.Config, profile: Profile, datasets: DatasetLoader,
-                 calibration: float, shared: Path,
-                 show_progress: Callable[[], contextlib.AbstractContextManager]) -> None:
-        self.config, self.profile, self.datasets = config, profile, datasets
+    def __init__(self, bench: BenchSession, datasets: DatasetLoader, calibration: float,
+                 shared: Path, show_progress: Callable[[], contextlib.AbstractContextManager]
+                 ) -> None:
+        self.bench, self.profile, self.datasets = bench, bench.profile, datasets
         self.calibration, self.shared, self.show_progress = calibration, shared, show_progress
         self.cache: dict[str, ExperimentRun] = {}
 
@@ -352,7 +390,7 @@ class TrainedExperiments:
     def __call__(self, name: str) -> ExperimentRun:
         if name not in self.cache:
             experiment = self.profile.experiment(name)
-            if self.config.getoption("backend") == "ray":
+            if self.bench.backend == "ray":
                 with file_lock(self.shared / f"trained-{self.profile.name}-ray"):
                     if not self._saved(name).exists():
                         self._train_all_on_ray()
@@ -363,30 +401,25 @@ class TrainedExperiments:
                     epochs, summary = self._tables(experiment, results, sizes)
                 else:
                     done = self._train(experiment)
-                    results, sizes = shards.ordered_results(experiment, [done])
+                    results, sizes = shards.ordered_results(experiment, done)
                     torch.save((results, sizes), saved)
                     epochs, summary = self._tables(experiment, results, sizes)
-                    self._report(epochs, summary, [done])
+                    self._report(epochs, summary, done)
             self.cache[name] = ExperimentRun(experiment, results, epochs, summary)
         return self.cache[name]
 
-    def _train(self, experiment: Experiment) -> shards.PartResult:
-        dataset = self.datasets(experiment.dataset)
+    def _train(self, experiment: Experiment) -> list[shards.PartResult]:
         total = len(experiment.inits) * len(experiment.seeds) * experiment.config.epochs
-        shard = this_shard(self.config)
+        shard = self.bench.shard
         with self.show_progress(), tqdm(total=total, unit="model-epoch",
                                         desc=f"train {experiment.name}", leave=False) as bar:
-            return shards.train_part(shard.name if shard else "local", experiment, dataset, bar)
+            return [shards.train_part(shard.name if shard else "local", experiment,
+                                      self.datasets(experiment.dataset), bar)]
 
     def _train_all_on_ray(self) -> None:
         """Every experiment of the profile, its shards as Ray tasks; each experiment's results
         saved for the other workers and its rows reported."""
         experiments = self.profile.experiments
-        most = shards.max_shards(experiments)
-        options = ray_backend.RayOptions(
-            address=self.config.getoption("ray_address"), shards=self.config.getoption("shards"),
-            cpus=self.config.getoption("cpus_per_shard"),
-            gpus=1.0 if self.config.getoption("device").startswith("cuda") else 0.0)
         total = sum(len(e.inits) * len(e.seeds) * e.config.epochs for e in experiments)
         with self.show_progress(), tqdm(total=total, unit="model-epoch", desc="train on Ray",
                                         leave=False) as bar:
@@ -394,9 +427,9 @@ class TrainedExperiments:
                 bar.update(sum(len(p.results) * p.part.config.epochs for p in parts))
 
             try:
-                done = ray_backend.run(lambda n: shards.plan(experiments, min(n, most)),
-                                       options, self.config.getoption("data_dir"),
-                                       self.config.getoption("download"), finished)
+                done = runs.train(experiments, self.datasets, bar,
+                                  ray=runs.ray_options(self.bench.get), get=self.bench.get,
+                                  finished=finished)
             except ray_backend.ShardsFailed as e:
                 for experiment in experiments:  # whatever finished is reported
                     mine = [d for d in e.done if d.part.name == experiment.name]
@@ -408,7 +441,7 @@ class TrainedExperiments:
                 # Status "interrupted", not "tests failed": the folder must stay incomplete
                 # (no run.json), since its rows cover only part of the profile.
                 pytest.exit(f"initcore: {e}; the finished shards' rows are in "
-                            f"{run_dir(self.config)} (incomplete)",
+                            f"{self.bench.run_dir} (incomplete)",
                             returncode=pytest.ExitCode.INTERRUPTED)
         for experiment in experiments:
             mine = [d for d in done if d.part.name == experiment.name]
@@ -418,29 +451,24 @@ class TrainedExperiments:
 
     def _tables(self, experiment: Experiment, results: list[RunResult], sizes: list[int]
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The experiment's per-epoch and summary tables, as the reports hold them; ``sizes``:
-        the grid each result was trained in."""
-        env = reports.environment(experiment.config.device)
-        model = experiment.config.model_name()
-        epochs = reports.epoch_table(results, run_id=reports.shared_run_id(),
-                                     dataset=experiment.dataset, model=model,
-                                     recipe=experiment.config.describe(), trainer="grid",
-                                     grid_size=len(results), env=env)
-        epochs["grid_size"] = [size for r, size in zip(results, sizes) for _ in r.epochs]
-        formulas = {name: initializers.get(name).formula for name in experiment.inits}
-        summary = reports.summarize(epochs, formulas)
-        for frame in (epochs, summary):
-            frame.insert(1, "experiment", experiment.name)
-            frame.insert(1, "profile", self.config.getoption("profile"))
-        summary["matmul_gflops"] = self.calibration
-        return epochs, summary
+        """The experiment's per-epoch and summary tables (:func:`initcore.runs.tables`)."""
+        return runs.tables(experiment, results, sizes, run_id=reports.shared_run_id(),
+                           env=reports.environment(experiment.config.device),
+                           model=experiment.config.model_name(),
+                           profile=self.bench.profile_name, calibration=self.calibration)
 
     def _report(self, epochs: pd.DataFrame, summary: pd.DataFrame,
                 done: list[shards.PartResult]) -> None:
-        """Append the experiment's rows to the run folder's tables (append-only, under their
-        lock); the history gets the summary when the session ends and the folder is complete."""
-        folder = run_dir(self.config)
-        reports.append_history(epochs, folder / reports.EPOCHS_FILE)
-        reports.append_history(summary, folder / reports.SUMMARY_FILE)
-        if self.config.getoption("shard") or self.config.getoption("backend") == "ray":
-            reports.append_history(shards.shard_table(done), folder / shards.SHARDS_FILE)
+        """Append the experiment's rows to the run folder's tables; the history gets the
+        summary when the session ends and the folder is complete. A write that fails (a full
+        disk) ends the session in one line naming where the trained results are kept, not as
+        a fixture error charged to the first test that asked."""
+        scaled = self.bench.shard is not None or self.bench.backend == "ray"
+        try:
+            runs.write_rows(self.bench.run_dir, epochs, summary, done if scaled else None)
+        except (OSError, reports.ReportError) as e:  # the folder stays incomplete (no run.json)
+            name = str(summary["experiment"].iloc[0])
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            pytest.exit(f"initcore: cannot write the reports of {name} in "
+                        f"{self.bench.run_dir} ({why}); the trained results are kept in "
+                        f"{self._saved(name)}", returncode=pytest.ExitCode.INTERRUPTED)

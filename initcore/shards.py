@@ -21,8 +21,8 @@ of CPU. A shard records its thread count in ``run.json``.
 :func:`merge` combines shard run folders: it checks they come from one commit and one grid
 (profile, recipes, datasets, initializers, seeds), that every cell (experiment, init, seed) is
 there exactly once, then concatenates the per-epoch rows in the order the single-process run
-writes them and recomputes the summaries from those rows (a mean or a std over seeds cannot be
-merged from partial summaries).
+writes them; :func:`initcore.runs.merge` recomputes the summaries from those rows (a mean or a
+std over seeds cannot be merged from partial summaries).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -42,9 +41,11 @@ import torch
 
 from . import reports
 from .data import Dataset
+from .errors import one_line
 from .experiments import Experiment
 from .grid import train_grid
 from .models import mlp_sizes
+from .options import parse_shard  # noqa: F401  (the one parser of --shard, re-exported)
 from .reports import ReportError
 from .train import Progress, RunResult
 
@@ -83,14 +84,6 @@ class Shard:
 def part_cells(part: Experiment) -> list[tuple[str, str, int]]:
     """(experiment, init, seed) of every model of a part, init-major as train_grid orders them."""
     return [(part.name, init, seed) for init in part.inits for seed in part.seeds]
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/n"`` -> (i, n) with 1 <= i <= n; ValueError (one line) otherwise."""
-    match = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", text)
-    if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise ValueError(f"--shard must be i/n with 1 <= i <= n (e.g. 2/4), got {text!r}")
-    return int(match[1]), int(match[2])
 
 
 def cost(part: Experiment) -> float:
@@ -217,15 +210,18 @@ def shard_table(done: Sequence[PartResult]) -> pd.DataFrame:
                           "seconds": round(d.seconds, 3)} for d in done])
 
 
-def ordered_results(experiment: Experiment, done: Sequence[PartResult]
+def ordered_results(experiment: Experiment, done: Sequence[PartResult], partial: bool = False
                     ) -> tuple[list[RunResult], list[int]]:
     """The experiment's results from its parts, in the single grid's order (init-major), with
-    the grid size each was trained in."""
+    the grid size each was trained in; ``partial``: only the cells trained (one shard's, or the
+    finished shards'), else every cell of the experiment must be there."""
     found = {(r.init, r.seed): (r, len(d.results))
              for d in done if d.part.name == experiment.name for r in d.results}
     cells = [(init, seed) for init in experiment.inits for seed in experiment.seeds]
     missing = [c for c in cells if c not in found]
-    if missing:
+    if partial:
+        cells = [c for c in cells if c in found]
+    elif missing:
         raise ReportError(f"{experiment.name}: no result for {len(missing)} cell(s), e.g. "
                           f"{missing[0][0]} seed {missing[0][1]}")
     return [found[c][0] for c in cells], [found[c][1] for c in cells]
@@ -259,11 +255,15 @@ def shard_record(shard: Shard, experiments: Sequence[Experiment], profile: str |
 
 @dataclass
 class Merged:
-    """The merged run: text rows of epochs.csv (as written), recomputed summary, provenance."""
+    """The merged rows: epochs.csv's text rows (as written) and their numbers, in the single
+    run's order, with what the summaries are recomputed from (:func:`initcore.runs.merge`)."""
 
-    epochs: pd.DataFrame
-    summary: pd.DataFrame
-    info: dict
+    epochs: pd.DataFrame  # text, as the shards wrote it (run_id replaced)
+    numbers: pd.DataFrame  # the same rows parsed (see _as_numbers)
+    named: bool  # rows carry profile and experiment columns (pytest bench shards)
+    formulas: dict[str, str]  # init -> formula, from the shards' summaries
+    calibrations: dict[str, float]  # experiment -> mean of its shards' matmul GFLOP/s
+    info: dict  # provenance for run.json (grid, shards, commit)
 
 
 def _read_shard(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -286,11 +286,68 @@ def _read_shard(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.Data
         raise ReportError(f"{folder} has no {reports.EPOCHS_FILE}")
     try:
         text = reports.read_text_csv(path)
+        missing = [c for c in SHARD_COLUMNS if c not in text.columns]
+        if missing:
+            raise ReportError(f"{path}: missing column(s) {', '.join(missing)}")
         numbers = _as_numbers(text)
         summary = reports.read_text_csv(folder / reports.SUMMARY_FILE)
-    except (OSError, ValueError, pd.errors.ParserError) as e:
-        raise ReportError(f"{folder}: unreadable report ({e})") from e
+    except ReportError:
+        raise
+    except (OSError, ValueError, TypeError, pd.errors.ParserError,
+            pd.errors.EmptyDataError) as e:
+        raise ReportError(f"{folder}: unreadable report ({one_line(e)})") from e
+    _check_grid(folder, record["grid"])
+    _check_rows(folder, numbers, summary)
     return record, text, numbers, summary
+
+
+# Columns of a shard's epochs.csv that the merge reads.
+SHARD_COLUMNS = ["init", "seed", "epoch", "train_loss", "test_loss", "test_acc", "seconds",
+                 "diverged", "grid_size"]
+
+
+def _check_grid(folder: Path, grid: object) -> None:
+    """ReportError unless ``grid`` (run.json's shard grid) has the shape grid_record writes:
+    experiments, each with a name, initializer names and integer seeds."""
+    where = f"{folder / reports.MARKER_FILE}: the shard's grid is not as written"
+    experiments = grid.get("experiments") if isinstance(grid, dict) else None
+    if not isinstance(experiments, list) or not experiments:
+        raise ReportError(f"{where} (no experiments)")
+    for e in experiments:
+        if not (isinstance(e, dict) and isinstance(e.get("experiment"), str)
+                and isinstance(e.get("inits"), list)
+                and all(isinstance(i, str) for i in e["inits"])
+                and isinstance(e.get("seeds"), list)
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in e["seeds"])):
+            raise ReportError(f"{where} ({json.dumps(e)[:80]})")
+
+
+def _check_rows(folder: Path, numbers: pd.DataFrame, summary: pd.DataFrame) -> None:
+    """ReportError for rows a merge would silently mis-sum: one (experiment, init, seed,
+    epoch) twice, or per-epoch rows that disagree with the shard's own summary (edited
+    accuracies: the merged summary is recomputed from the rows, so it would differ)."""
+    keys = [c for c in ("experiment", "init", "seed", "epoch") if c in numbers.columns]
+    twice = numbers.duplicated(keys)
+    if twice.any():
+        row = numbers[twice].iloc[0]
+        raise ReportError(f"{folder / reports.EPOCHS_FILE}: duplicated epoch row "
+                          f"({', '.join(f'{k}={row[k]}' for k in keys)})")
+    cell = [c for c in ("experiment", "init") if c in numbers.columns and c in summary.columns]
+    if "acc_mean" not in summary.columns or "init" not in cell:
+        raise ReportError(f"{folder / reports.SUMMARY_FILE}: not a summary (no init or acc_mean)")
+    # acc_mean as reports.summarize computes it: the mean over seeds of the last epoch's accuracy
+    final = numbers.sort_values("epoch", kind="stable").groupby(cell + ["seed"]).tail(1)
+    mine = final.groupby(cell, sort=False)["test_acc"].mean().rename("from_rows").reset_index()
+    stated = summary[cell].assign(stated=pd.to_numeric(summary["acc_mean"], errors="coerce"))
+    both = mine.merge(stated, on=cell, how="outer")
+    same = ((both["from_rows"] - both["stated"]).abs() <= 1e-9) | (
+        both["from_rows"].isna() & both["stated"].isna())
+    if not same.all():
+        bad = both[~same].iloc[0]
+        raise ReportError(f"{folder}: {reports.EPOCHS_FILE} and {reports.SUMMARY_FILE} disagree "
+                          f"on {' '.join(str(bad[c]) for c in cell)} (accuracy "
+                          f"{bad['from_rows']:.6g} from the rows, {bad['stated']:.6g} stated): "
+                          "edited or mixed rows")
 
 
 def _as_numbers(text: pd.DataFrame) -> pd.DataFrame:
@@ -302,7 +359,11 @@ def _as_numbers(text: pd.DataFrame) -> pd.DataFrame:
         numbers[column] = numbers[column].astype(float)
     for column in ("seed", "epoch", "grid_size"):
         numbers[column] = numbers[column].astype(int)
-    numbers["diverged"] = numbers["diverged"].map({"True": True, "False": False})
+    flags = numbers["diverged"].map({"True": True, "False": False})
+    if flags.isna().any():
+        raise ValueError(f"column diverged holds {numbers['diverged'][flags.isna()].iloc[0]!r}, "
+                         "not True/False")
+    numbers["diverged"] = flags.astype(bool)
     return numbers
 
 
@@ -372,28 +433,21 @@ def merge(folders: Sequence[str | Path], run_id: str) -> Merged:
     text = text.iloc[order].reset_index(drop=True).assign(run_id=run_id)
     numbers = numbers.iloc[order].reset_index(drop=True).assign(run_id=run_id)
 
-    # --- summaries recomputed from the rows -----------------------------------------------------
+    # --- what the summaries are recomputed from (initcore.runs.merge) ------------------------
     shard_summaries = pd.concat([s[4] for s in shards], ignore_index=True)
     formulas = dict(zip(shard_summaries["init"], shard_summaries.get(
         "formula", pd.Series("", shard_summaries.index))))
-    parts = []
-    for e in grid["experiments"]:
-        rows = numbers[numbers["experiment"] == e["experiment"]] if named else numbers
-        summary = reports.summarize(rows.reset_index(drop=True), formulas)
-        if named:
-            summary.insert(1, "experiment", e["experiment"])
-            summary.insert(1, "profile", rows["profile"].iloc[0] if "profile" in rows
-                           else grid["profile"])
-            if "matmul_gflops" in shard_summaries:  # each shard's calibration; their mean
-                mine = shard_summaries[shard_summaries["experiment"] == e["experiment"]]
-                summary["matmul_gflops"] = pd.to_numeric(mine["matmul_gflops"]).mean()
-        parts.append(summary)
+    calibrations = {}
+    if named and "matmul_gflops" in shard_summaries:  # each shard's calibration; their mean
+        for e in grid["experiments"]:
+            mine = shard_summaries[shard_summaries["experiment"] == e["experiment"]]
+            calibrations[e["experiment"]] = pd.to_numeric(mine["matmul_gflops"]).mean()
     info = {"profile": grid["profile"], "merged_from": [str(s[0]) for s in shards],
             "shards": [{"folder": str(s[0]), "name": s[1].get("name"),
                         "cells": s[1].get("cells"), "torch_threads": s[1].get("torch_threads"),
                         "nodes": s[1].get("nodes")} for s in shards],
             "commit": first.get("commit"), "grid": grid}
-    return Merged(text, pd.concat(parts, ignore_index=True), info)
+    return Merged(text, numbers, named, formulas, calibrations, info)
 
 
 def run_parts_locally(shard: str, parts: Sequence[Experiment],

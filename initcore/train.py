@@ -24,13 +24,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import initializers
+from . import initializers, user_schemes
 from .data import SCALINGS, Dataset, rescale
 from .device import available_memory, sync
 from .models import MLP, ResMLP, check_activation, mlp_name, mlp_sizes, resmlp_name
+from .user_schemes import architectures_of
 
 DATA_ORDER_OFFSET = 1_000_003  # data-order generator seed = seed + this (a prime, far from seeds)
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+MAX_BATCH = 2**31 - 1  # rows of one batch: torch indexes rows with int32 in many kernels
 EVAL_CHUNK = 2_500  # test rows evaluated at once (bounds memory when G models evaluate together)
 
 
@@ -77,6 +79,7 @@ def check_memory(config: Recipe, n_models: int, data: Dataset) -> None:
 MAX_EPOCHS = 100_000
 
 OPTIMIZERS = ("sgd", "adam")
+MULTIPLIERS = ("init_mult", "lr_mult", "bias_lr_mult")  # the per-layer Recipe fields
 SCHEDULES = ("constant", "step", "cosine")
 
 
@@ -119,6 +122,13 @@ class Recipe:
     # "cosine": lr_e = lr * (1 + cos(pi * e / epochs)) / 2 for epoch e = 0..epochs-1 (T_max =
     # epochs, eta_min = 0)
     device: str = "cpu"  # where data and models live ("cpu", "cuda", "cuda:1", ...)
+    # -- per-layer multipliers (a parametrization such as muP: initcore.parametrization) --
+    # One number per Linear layer, first to last; () means 1 for every layer (the default,
+    # standard parametrization). Weight decay is not rescaled by them.
+    init_mult: tuple[float, ...] = ()  # each layer's weights are multiplied by this after the
+    # scheme initialized them (0: zero-initialized, e.g. muP's readout); biases are left alone
+    lr_mult: tuple[float, ...] = ()  # each layer's weights train at lr * lr_mult[l]
+    bias_lr_mult: tuple[float, ...] = ()  # each layer's bias trains at lr * bias_lr_mult[l]
     # -- residual architecture (arch "resmlp": models.ResMLP; `hidden` is then unused) --
     arch: str = "mlp"  # "mlp" (models.MLP of `hidden`) or "resmlp" (stem, blocks, classifier)
     blocks: int = 8  # resmlp: residual blocks L
@@ -133,11 +143,15 @@ class Recipe:
             object.__setattr__(self, "hidden", tuple(self.hidden))
         if isinstance(self.betas, list):
             object.__setattr__(self, "betas", tuple(self.betas))
+        for name in MULTIPLIERS:
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= MAX_EPOCHS:
             raise ValueError(f"epochs must be an integer in 1..{MAX_EPOCHS:,}, "
                              f"got {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch size must be an integer >= 1, got {self.batch_size!r}")
+        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= MAX_BATCH:
+            raise ValueError(f"batch size must be an integer in 1..{MAX_BATCH:,} (torch's "
+                             f"int32 row index), got {self.batch_size!r}")
         if not (_number(self.lr) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"learning rate must be a finite number > 0, got {self.lr!r}")
         if self.lr > FLOAT32_MAX:  # the weights are float32: such a step cannot be taken
@@ -165,6 +179,9 @@ class Recipe:
                 and self.weight_decay >= 0):
             raise ValueError(f"weight decay must be a finite number >= 0, "
                              f"got {self.weight_decay!r}")
+        if self.weight_decay > FLOAT32_MAX:  # as the learning rate: beyond float32's range
+            raise ValueError(f"weight decay must be <= {FLOAT32_MAX:.3g} (the float32 range), "
+                             f"got {self.weight_decay!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, "
                              f"got {self.schedule!r}")
@@ -174,7 +191,26 @@ class Recipe:
                              f"got {self.step_size!r}")
         if not (_number(self.gamma) and 0 < self.gamma <= 1):
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
+        if self.arch != "mlp" and any(getattr(self, n) for n in MULTIPLIERS):
+            # one number per Linear layer of an MLP; a ResMLP also has gains and scalar biases
+            # that neither trainer would know where to put
+            raise ValueError(f"{', '.join(MULTIPLIERS)} are per layer of an MLP: arch "
+                             f"{self.arch!r} takes none")
+        n_layers = len(self.hidden) + 1
+        for name in MULTIPLIERS:
+            mult = getattr(self, name)
+            zero_ok = name == "init_mult"  # a zero learning rate would be a frozen layer
+            if not isinstance(mult, tuple) or len(mult) not in (0, n_layers) or not all(
+                    _number(m) and math.isfinite(m) and (m >= 0 if zero_ok else m > 0)
+                    for m in mult):
+                raise ValueError(f"{name} must be empty or {n_layers} finite numbers "
+                                 f"{'>= 0' if zero_ok else '> 0'} (one per layer), "
+                                 f"got {mult!r}")
         _check_residual(self)
+
+    def multipliers(self, name: str) -> tuple[float, ...]:
+        """``init_mult``, ``lr_mult`` or ``bias_lr_mult`` with () spelled out as 1 per layer."""
+        return getattr(self, name) or (1.0,) * (len(self.hidden) + 1)
 
     def model_name(self, n_features: int = 784, n_classes: int = 10) -> str:
         """Architecture name used in reports, e.g. ``mlp-784-256-128-10-relu`` or
@@ -214,11 +250,26 @@ class Recipe:
             parts.append("cosine")
         parts += [f"batch={self.batch_size}", f"epochs={self.epochs}",
                   f"inputs={self.input_scaling}"]
+        for name in MULTIPLIERS:  # shown only when set: older reports' recipes are unchanged
+            if getattr(self, name):
+                parts.append(f"{name}=" + ",".join(f"{m:.4g}" for m in getattr(self, name)))
         return " ".join(parts)
 
     def as_dict(self) -> dict:
         """Every field, as run.json and a recipe TOML file hold them (tuples as lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def __getattr__(name: str):
+    """``TrainConfig``, the former name of :class:`Recipe`: still importable, with a
+    DeprecationWarning (one name for the recipe type from now on)."""
+    if name == "TrainConfig":
+        import warnings
+
+        warnings.warn("initcore.train.TrainConfig is deprecated: use initcore.train.Recipe",
+                      DeprecationWarning, stacklevel=2)
+        return Recipe
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 ARCHS = ("mlp", "resmlp")
@@ -247,9 +298,6 @@ def make_model(config: Recipe, n_features: int, n_classes: int) -> nn.Module:
                       config.activation, config.bias, config.branch_gain, config.scalar_bias)
     return MLP(mlp_sizes(n_features, config.hidden, n_classes), config.activation,
                bias=config.bias)
-
-
-TrainConfig = Recipe  # the former name, kept for code written before recipes existed
 
 
 @dataclass(frozen=True)
@@ -286,13 +334,19 @@ def build_model(init: str, seed: int, data: Dataset, config: Recipe) -> nn.Modul
     scheme = initializers.get(init)
     model = make_model(config, data.n_features, data.n_classes)
     shapes = [p.shape for p in model.parameters()]
+    dtype = torch.get_default_dtype()
     generator = torch.Generator().manual_seed(seed)
     scheme(model, generator, data.x_train.cpu() if scheme.needs_data else None)
-    _check_initialized(model, shapes, init)
+    _check_initialized(model, shapes, init, dtype)
+    if config.init_mult:  # a parametrization's per-layer scale (e.g. muP's readout)
+        with torch.no_grad():
+            for layer, mult in zip(initializers.linear_layers(model), config.init_mult):
+                layer.weight.mul_(mult)
     return model
 
 
-def _check_initialized(model: nn.Module, shapes: list[torch.Size], init: str) -> None:
+def _check_initialized(model: nn.Module, shapes: list[torch.Size], init: str,
+                       dtype: torch.dtype = torch.float32) -> None:
     """ValueError naming the first parameter that ``init`` resized or left non-finite: a
     user's scheme must fail where it is wrong, not as a NaN loss epochs later."""
     named = list(model.named_parameters())
@@ -303,29 +357,19 @@ def _check_initialized(model: nn.Module, shapes: list[torch.Size], init: str) ->
         if param.shape != shape:
             raise ValueError(f"initializer {init!r} changed the shape of {name} from "
                              f"{tuple(shape)} to {tuple(param.shape)}")
+        if param.dtype != dtype or torch.get_default_dtype() != dtype:
+            torch.set_default_dtype(dtype)
+            raise ValueError(f"initializer {init!r} changed the dtype of {name} (or torch's "
+                             f"default dtype) from {dtype}")
         if not torch.isfinite(param).all():
             raise ValueError(f"initializer {init!r} left NaN or inf in {name}")
 
 
-# A small net to try a user's scheme on before any work: two hidden layers, one of them
-# square, so that a scheme that only handles some shapes fails here, in a second.
-CHECK_HIDDEN = (64, 64)
-CHECK_ROWS = 256
-
-
 def check_scheme(init: str, n_features: int = 784, n_classes: int = 10) -> None:
-    """Initialize a small MLP with scheme ``init`` (seed 0; random N(0, 1) inputs for a scheme
-    that needs data); ValueError (one line) if it raises, resizes a parameter or leaves NaN."""
-    inputs = torch.randn(CHECK_ROWS, n_features, generator=torch.Generator().manual_seed(0))
-    probe = Dataset("check", inputs, torch.zeros(CHECK_ROWS, dtype=torch.long), inputs[:1],
-                    torch.zeros(1, dtype=torch.long), n_classes=n_classes)
-    try:
-        build_model(init, 0, probe, TrainConfig(hidden=CHECK_HIDDEN))
-    except ValueError:
-        raise
-    except Exception as e:  # the user's code: whatever it raises becomes one line
-        raise ValueError(f"initializer {init!r} failed on a {n_features}-64-64-{n_classes} "
-                         f"MLP: {type(e).__name__}: {' '.join(str(e).split())}") from None
+    """Try scheme ``init`` on the trial net (``n_features``-64-64-``n_classes``) before any
+    work: :func:`initcore.user_schemes.check_scheme` (raises, resizes, retypes, NaN, global RNG,
+    determinism); ValueError (one line) if it fails."""
+    user_schemes.check_scheme(init, architectures_of([], n_features, n_classes))
 
 
 def epoch_order(generator: torch.Generator, n: int, device: str | torch.device) -> Tensor:
@@ -347,13 +391,23 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor) -> tuple[float, float]:
 
 def make_optimizer(model: nn.Module, config: Recipe
                    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-    """The torch.optim optimizer and per-epoch scheduler of ``config`` for ``model``."""
+    """The torch.optim optimizer and per-epoch scheduler of ``config`` for ``model``; with
+    per-layer learning-rate multipliers, one parameter group per weight and bias."""
+    params: list = list(model.parameters())
+    if config.lr_mult or config.bias_lr_mult:
+        params = []
+        for layer, w_mult, b_mult in zip(initializers.linear_layers(model),
+                                         config.multipliers("lr_mult"),
+                                         config.multipliers("bias_lr_mult")):
+            params.append({"params": [layer.weight], "lr": config.lr * w_mult})
+            if layer.bias is not None:
+                params.append({"params": [layer.bias], "lr": config.lr * b_mult})
     if config.optimizer == "adam":
         optimizer: torch.optim.Optimizer = torch.optim.Adam(
-            model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps,
+            params, lr=config.lr, betas=config.betas, eps=config.eps,
             weight_decay=config.weight_decay)
     else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+        optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
                                     weight_decay=config.weight_decay)
     if config.schedule == "step":
         scheduler: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.StepLR(

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_bench(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``pytest bench -q -p no:cacheprovider ARGS`` in a child process, as a user runs it (from
+    the repository, or from ``cwd``: a folder without ``bench`` gets the installed suite)."""
+    command = [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def files_under(folder: Path) -> list[str]:

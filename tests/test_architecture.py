@@ -23,21 +23,34 @@ PACKAGE = Path(initcore.__file__).resolve().parent
 LAYERS: dict[str, int] = {
     # 0. leaves: files, devices, data, the initializer registry
     "initcore": 0, "initcore.files": 0, "initcore.device": 0, "initcore.data": 0,
-    "initcore.initializers": 0, "initcore.init_functions": 0, "initcore.residual_schemes": 0,
+    "initcore.initializers": 0, "initcore.init_functions": 0, "initcore.user_calls": 0,
+    "initcore.residual_schemes": 0,  # the residual schemes and layer roles (registry imports it)
+    # the registry, initcore's own schemes and plugin loading (initializers: their public face)
+    "initcore.registry": 0, "initcore.schemes": 0, "initcore.plugins": 0,
+    # the option table (torch-free: the plugin imports it in every pytest session), one-line errors
+    "initcore.options": 0, "initcore.errors": 0,
     # 1. the networks
     "initcore.models": 1,
     # 2. the trainers
     "initcore.train": 2, "initcore.grid": 2, "initcore.recipes": 2, "initcore.resgrid": 2,
+    "initcore.parametrization": 2,  # per-layer multipliers of a recipe (muP)
+    "initcore.user_schemes": 2,
     # 3. measurements on trained or initialized models, the reports and the regression rule
     "initcore.probes": 3, "initcore.speed": 3, "initcore.memory": 3, "initcore.reports": 3,
     "initcore.regression": 3, "initcore.plots": 3, "initcore.leaderboard": 3,
+    "initcore.verdicts": 3, "initcore.verdict_sim": 3,
+    "initcore.width": 3, "initcore.width_plots": 3,  # coordinate check, lr transfer
+    "initcore.stats": 3,  # the one Welch test (regression gate, leaderboard, claims)
     "initcore.residual": 3,
+    "initcore.markdown": 3,  # a run's verdicts as markdown for CI pages
     # 4. experiments and profiles: types and tables of bounds, as data
     "initcore.experiments": 4, "initcore.bounds": 4, "initcore.profiles": 4,
     "initcore.residual_profiles": 4,
     # the grid cut into shards, their merge, and the Ray backend that runs them (ray imported
     # lazily, only by that backend)
     "initcore.shards": 4, "initcore.ray_backend": 4,
+    # one run: claim, train (local, shard, Ray), tables, rows, complete, history, leaderboard
+    "initcore.runs": 4,
     # 5. the entry points: the command line, the pytest plugin and its session logic
     "initcore.__main__": 5, "initcore.cli": 5, "initcore.session": 5,
     "initcore.pytest_plugin": 5,
@@ -163,7 +176,7 @@ def test_architecture_no_private_name_crosses_a_module() -> None:
 
 def test_architecture_reader_sees_function_level_imports() -> None:
     """The import reader resolves relative, absolute and function-level imports."""
-    tree = ast.parse("from .train import TrainConfig\n"
+    tree = ast.parse("from .train import Recipe\n"
                      "def f():\n    from . import grid\n    import initcore.models\n")
     module = "initcore.speed"
     targets = set()
@@ -214,6 +227,7 @@ def test_pytest_plugin_is_inert_outside_bench_sessions(tmp_path: Path) -> None:
 
 def test_architecture_argparse_only_in_the_command_line() -> None:
     users = [m for m, path in MODULES.items() if not m.startswith("initcore.cli")
+             and m != "initcore.options"  # the option table: argparse's types and errors
              and any(isinstance(n, ast.Import) and any(a.name == "argparse" for a in n.names)
                      or isinstance(n, ast.ImportFrom) and n.module == "argparse"
                      for n in ast.walk(ast.parse(path.read_text())))]
@@ -227,3 +241,194 @@ def test_architecture_every_command_module_is_in_the_table() -> None:
     in_table = {module.__name__.rpartition(".")[2] for module in cli.COMMANDS.values()}
     assert modules - {"common"} == in_table, (
         f"initcore/cli/ modules without a command: {sorted(modules - {'common'} - in_table)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Every rule in one place (issue 17): each check below was planted once and seen to fail.
+# ---------------------------------------------------------------------------------------------
+
+ROOT = PACKAGE.parent
+SOURCES = sorted([*PACKAGE.rglob("*.py"), *(ROOT / "bench").rglob("*.py"), ROOT / "conftest.py"])
+
+
+def _tree(path: Path) -> ast.AST:
+    return ast.parse(path.read_text(), str(path))
+
+
+def _where(path: Path, node: ast.AST) -> str:
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    return f"{shown}:{node.lineno}"
+
+
+def declared_options(paths: list[Path] = SOURCES) -> dict[str, list[str]]:
+    """flag -> where it is declared: every ``add_argument("--x", ...)`` / ``addoption("--x",
+    ...)`` with a literal flag, and every ``Option("x", ...)`` of the option table."""
+    found: dict[str, list[str]] = {}
+    for path in paths:
+        for node in ast.walk(_tree(path)):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            first = node.args[0]
+            if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(
+                node.func, "id", "")
+            if name in ("add_argument", "addoption", "_addoption") and \
+                    first.value.startswith("--"):
+                found.setdefault(first.value, []).append(_where(path, node))
+            elif name == "Option" and path.name == "options.py":
+                found.setdefault(f"--{first.value}", []).append(_where(path, node))
+    return found
+
+
+def test_architecture_every_option_declared_once() -> None:
+    """An option exists once: in the table (initcore/options.py) if more than one command or
+    front end uses it, else in its command's module; never declared a second time."""
+    twice = {flag: places for flag, places in declared_options().items() if len(places) > 1}
+    assert not twice, f"options declared in more than one place: {twice}"
+
+
+def _numeric_constants(node: ast.AST) -> list[float]:
+    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant)
+            and isinstance(n.value, float)]
+
+
+# Module-level numbers of bench/ that are set-up, not expectations: they say what is measured.
+BENCH_SETUP = {"SIGMA_B2"}  # test_edge_of_chaos: the bias variance of the nets it builds
+
+
+def bench_tables(paths: list[Path] | None = None) -> list[str]:
+    """Module-level names in bench/ bound to a value with a float literal (a bound, an
+    ordering's gap, a tolerance): they belong in initcore/bounds.py."""
+    found = []
+    for path in paths or sorted((ROOT / "bench").rglob("*.py")):
+        for node in _tree(path).body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+                if set(names) - BENCH_SETUP and _numeric_constants(node.value):
+                    found.append(f"{_where(path, node)} {', '.join(names)}")
+    return found
+
+
+def test_architecture_bounds_and_orderings_only_in_the_bound_tables() -> None:
+    found = bench_tables()
+    assert not found, ("bounds, orderings and tolerances belong in initcore/bounds.py, with the "
+                       "measurement they came from: " + "; ".join(found))
+
+
+def experiment_by_name(paths: list[Path] = SOURCES) -> list[str]:
+    """Places that recognize an experiment by its name's prefix (``e.name.startswith(...)``) or
+    by its position (``profile.experiments[0]``): use Experiment's fields (deep, sweep) and
+    Profile.reference instead."""
+    found = []
+    for path in paths:
+        for node in ast.walk(_tree(path)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "startswith"
+                    and isinstance(node.func.value, ast.Attribute)
+                    and node.func.value.attr == "name"
+                    and not _hidden_file_test(node)):
+                found.append(f"{_where(path, node)} {ast.unparse(node)}")
+            elif (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute)
+                    and node.value.attr == "experiments"
+                    and isinstance(node.slice, ast.Constant)):
+                found.append(f"{_where(path, node)} {ast.unparse(node)}")
+    return found
+
+
+def _hidden_file_test(call: ast.Call) -> bool:
+    """``path.name.startswith(".")``: a file's name, not an experiment's."""
+    return bool(call.args) and isinstance(call.args[0], ast.Constant) and \
+        str(call.args[0].value).startswith(".")
+
+
+def test_architecture_no_experiment_recognized_by_name_or_position() -> None:
+    found = experiment_by_name()
+    assert not found, "an experiment recognized by its name or position: " + "; ".join(found)
+
+
+def second_builders(paths: list[Path] = SOURCES) -> list[str]:
+    """A Welch test outside initcore/stats.py (a ``welch*`` function, or a call of scipy's
+    ``ttest_ind*``), or a summary built outside initcore/runs.py (a call of ``summarize``)."""
+    found = []
+    for path in paths:
+        for node in ast.walk(_tree(path)):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("welch") and \
+                    path.name != "stats.py":
+                found.append(f"{_where(path, node)} def {node.name}")
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(
+                node.func, "id", "")
+            if name.startswith("ttest_ind") and path.name != "stats.py":
+                found.append(f"{_where(path, node)} {name}")
+            if name == "summarize" and path.name != "runs.py":
+                found.append(f"{_where(path, node)} {name}")
+    return found
+
+
+def test_architecture_one_summary_builder_one_welch() -> None:
+    found = second_builders()
+    assert not found, ("one Welch test (initcore/stats.py) and one summary builder "
+                       "(initcore.runs.summary_of): " + "; ".join(found))
+
+
+PLANTED = {  # one violation of each rule above, as a file of its own
+    "option": ('def add(parser):\n    parser.add_argument("--seeds", type=int)\n',
+               lambda paths: {f: p for f, p in declared_options(SOURCES + paths).items()
+                              if len(p) > 1}),
+    "bound": ("ORDERINGS = [('deep-relu', 'he_normal', 'xavier_normal', 1, 'every', 0.5)]\n",
+              lambda paths: bench_tables(paths)),
+    "prefix": ("def deep(profile):\n"
+               "    return [e for e in profile.experiments if e.name.startswith('deep-')]\n",
+               lambda paths: experiment_by_name(paths)),
+    "position": ("def reference(profile):\n    return profile.experiments[0]\n",
+                 lambda paths: experiment_by_name(paths)),
+    "welch": ("from scipy import stats\n\ndef welch(a, b):\n"
+              "    return stats.ttest_ind(a, b, equal_var=False).pvalue\n",
+              lambda paths: second_builders(paths)),
+    "summary": ("from initcore import reports\n\ndef table(epochs):\n"
+                "    return reports.summarize(epochs)\n",
+                lambda paths: second_builders(paths)),
+}
+
+
+@pytest.mark.parametrize("rule", list(PLANTED))
+def test_architecture_rules_catch_a_planted_violation(rule: str, tmp_path: Path) -> None:
+    """Each rule fails on a file that breaks it (and passes the code as it is, above)."""
+    source, check = PLANTED[rule]
+    planted = tmp_path / f"planted_{rule}.py"
+    planted.write_text(source)
+    found = check([planted])
+    assert found, f"the {rule} rule did not catch {source!r}"
+
+
+def folded_errors(paths: list[Path] = SOURCES) -> list[str]:
+    """``" ".join(str(e).split())`` written outside initcore/errors.py (use errors.one_line)."""
+    found = []
+    for path in paths:
+        for node in ast.walk(_tree(path)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "join" and isinstance(node.func.value, ast.Constant)
+                    and node.func.value.value == " " and node.args
+                    and "split()" in ast.unparse(node.args[0])
+                    and "str(" in ast.unparse(node.args[0]) and path.name != "errors.py"):
+                found.append(f"{_where(path, node)} {ast.unparse(node)}")
+    return found
+
+
+def test_architecture_one_line_error_written_once() -> None:
+    found = folded_errors()
+    assert not found, "fold messages with initcore.errors.one_line: " + "; ".join(found)
+    planted = folded_errors_in_text("def f(e):\n    return ' '.join(str(e).split())\n")
+    assert planted, "the one-line-error rule did not catch a planted copy"
+
+
+def folded_errors_in_text(source: str) -> list[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "planted.py"
+        path.write_text(source)
+        return folded_errors([path])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from cli_helpers import files_under
+from cli_helpers import files_under, run_bench
 
 from initcore import cli, initializers, reports
 from initcore.models import ACTIVATIONS
@@ -205,11 +205,7 @@ def test_cli_speed_cuda_without_gpu_one_line_exit_2(workdir: Path, capsys) -> No
 def test_pytest_bench_bad_option_is_one_line_usage_error(workdir: Path, option, words) -> None:
     """`pytest bench` itself (a subprocess, as a user runs it): pytest's usage-error exit 4,
     the reason on one line, no traceback, and no report folder left behind."""
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider", *option,
-         "--report-dir", str(workdir / "reports")],
-        cwd=root, capture_output=True, text=True, timeout=300)
+    proc = run_bench(*option, "--report-dir", str(workdir / "reports"), timeout=300)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 4, f"exit {proc.returncode}: {output[-2000:]}"
     assert words in output and "Traceback" not in output, output[-2000:]

@@ -10,7 +10,7 @@ import pytest
 from initcore import initializers, profiles
 from initcore.data import DATASETS
 from initcore.experiments import Bound, Experiment, Profile, check_bound
-from initcore.train import TrainConfig
+from initcore.train import Recipe
 
 
 def test_check_bound_passes_inside_and_names_each_failing_seed() -> None:
@@ -44,8 +44,8 @@ def test_check_bound_without_limits_accepts_anything() -> None:
 
 
 def test_profile_experiment_unknown_name_lists_valid_names() -> None:
-    profile = Profile("p", "test", (Experiment("a", "mnist-5k", TrainConfig(), ("zeros",), (0,)),
-                                    Experiment("b", "mnist-5k", TrainConfig(), ("zeros",), (0,))))
+    profile = Profile("p", "test", (Experiment("a", "mnist-5k", Recipe(), ("zeros",), (0,)),
+                                    Experiment("b", "mnist-5k", Recipe(), ("zeros",), (0,))))
     assert profile.experiment("b").name == "b"
     with pytest.raises(ValueError, match="no experiment 'c'; valid: a, b"):
         profile.experiment("c")

@@ -28,11 +28,11 @@ from initcore.data import Dataset
 from initcore.grid import grid_forward, sgd_momentum_step, stack_parameters, train_grid
 from initcore.models import ACTIVATIONS, MLP
 from initcore.residual_schemes import RESIDUAL_SCHEMES
-from initcore.train import RunResult, TrainConfig, train
+from initcore.train import Recipe, RunResult, train
 
 NAMES = [n for n in initializers.list_initializers() if n not in RESIDUAL_SCHEMES]  # MLP schemes
 SEEDS = [0, 1]
-CONFIG = TrainConfig(epochs=1)  # the seed recipe, one epoch
+CONFIG = Recipe(epochs=1)  # the seed recipe, one epoch
 LOSS_RTOL, LOSS_ATOL = 1e-4, 1e-6
 ACC_TOL = 1e-3 + 1e-6
 WEIGHT_RTOL = {"random_large": 1e-2}  # default 1e-4; see the module docstring
@@ -86,7 +86,7 @@ def _check_step_against_autograd(data: Dataset, sizes: list[int], activation: st
     """Run the grid's hand-written step and autograd + torch.optim.SGD side by side in float64,
     on the same batches, and require equal losses at every step and equal weights and biases
     after ``steps`` steps (relative ``tol``)."""
-    lr, momentum = TrainConfig().lr, TrainConfig().momentum
+    lr, momentum = Recipe().lr, Recipe().momentum
     models = [initializers.initialize(MLP(sizes, activation), name, seed).double()
               for name, seed in cells]
     params = stack_parameters(models, torch.device("cpu"))
@@ -133,7 +133,7 @@ def test_grid_matches_single_trainer_other_activations(small_data: Dataset,
     """Every activation's backward path (closed-form derivative or torch.func.vjp) in a real run:
     one epoch, he_normal and xavier_normal, seed 0. Measured: losses <= 2.5e-6 relative (linear;
     the rest <= 5.5e-7), no test digit flipped. Same tolerances as the ReLU comparison above."""
-    config = TrainConfig(epochs=1, activation=activation)
+    config = Recipe(epochs=1, activation=activation)
     inits = ["he_normal", "xavier_normal"]
     for grid in train_grid(inits, [0], small_data, config):
         single = train(grid.init, 0, small_data, config)
@@ -145,7 +145,7 @@ def test_grid_matches_single_trainer_other_activations(small_data: Dataset,
 
 
 def test_grid_order_init_major_and_seeds_unique(small_data: Dataset) -> None:
-    config = TrainConfig(epochs=1, hidden=(16,))
+    config = Recipe(epochs=1, hidden=(16,))
     results = train_grid(["zeros", "he_normal"], [1, 0, 1], small_data, config)
     cells = [(r.init, r.seed) for r in results]
     assert cells == [("zeros", 1), ("zeros", 0), ("he_normal", 1), ("he_normal", 0)], (
@@ -155,13 +155,13 @@ def test_grid_order_init_major_and_seeds_unique(small_data: Dataset) -> None:
 def test_grid_progress_counts_model_epochs(small_data: Dataset) -> None:
     counter = ProgressCounter()
     train_grid(["zeros", "he_normal"], [0, 1], small_data,
-               TrainConfig(epochs=2, hidden=(16,)), progress=counter)
+               Recipe(epochs=2, hidden=(16,)), progress=counter)
     assert counter.n == 2 * 2 * 2, f"progress saw {counter.n} model-epochs, expected 8"
 
 
 def test_grid_progress_counts_skipped_epochs_after_divergence(small_data: Dataset) -> None:
     single, grid = ProgressCounter(), ProgressCounter()
-    config = TrainConfig(epochs=3, hidden=(64, 32), lr=1e10)  # he_normal diverges in epoch 1
+    config = Recipe(epochs=3, hidden=(64, 32), lr=1e10)  # he_normal diverges in epoch 1
     train("he_normal", 0, small_data, config, progress=single)
     train_grid(["he_normal"], [0], small_data, config, progress=grid)
     assert single.n == 3, f"train() should count all 3 model-epochs, counted {single.n}"

@@ -42,18 +42,12 @@ K_SE = 6.0  # standard errors a sample statistic may stray (see the module docst
 # (identity; ZerO on a layer that does not widen). "rescaled_lecun": the lecun_normal draw from the
 # same generator times one positive number (MetaInit tunes norms, never directions).
 WEIGHT_LAWS = {
+    # the variance-scaling schemes: from their declaration, (scale, mode, distribution)
+    **{n: initializers.get(n).variance.law() for n in NAMES if initializers.get(n).variance},
     "zeros": ("zero", None),
     "random_normal": ("normal", lambda fi, fo: 0.01),
     "random_large": ("normal", lambda fi, fo: 1.0),
     "torch_default": ("uniform", lambda fi, fo: 1 / math.sqrt(fi)),
-    "xavier_uniform": ("uniform", lambda fi, fo: math.sqrt(6 / (fi + fo))),
-    "xavier_normal": ("normal", lambda fi, fo: math.sqrt(2 / (fi + fo))),
-    "he_uniform": ("uniform", lambda fi, fo: math.sqrt(6 / fi)),
-    "he_normal": ("normal", lambda fi, fo: math.sqrt(2 / fi)),
-    "lecun_normal": ("normal", lambda fi, fo: math.sqrt(1 / fi)),
-    "lecun_uniform": ("uniform", lambda fi, fo: math.sqrt(3 / fi)),
-    "lecun_truncated_normal": ("truncated_normal", lambda fi, fo: math.sqrt(1 / fi)),
-    "he_truncated_normal": ("truncated_normal", lambda fi, fo: math.sqrt(2 / fi)),
     "orthogonal": ("orthogonal", lambda fi, fo: 1.0),
     "orthogonal_relu": ("orthogonal", lambda fi, fo: math.sqrt(2)),
     "identity": ("eye", None),

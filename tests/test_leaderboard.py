@@ -96,7 +96,7 @@ def test_theory_columns_join() -> None:
     board = leaderboard.build(epochs_table(FINALS), BUILTIN, theory=theory).set_index("init")
     assert board.loc["mine", "signal"] == "vanishes" and board.loc["he_normal", "signal"] == ""
     lines = "\n".join(leaderboard.format_leaderboard(board.reset_index()))
-    assert "mine *" in lines and "vanishes" in lines and "better (+" in lines
+    assert "mine *" in lines and "vanishes" in lines and "better +4.80" in lines
 
 
 def test_leaderboard_figure(tmp_path: Path) -> None:

@@ -4,14 +4,14 @@ behind it with and without Linux's /proc."""
 from __future__ import annotations
 
 from initcore import memory
-from initcore.train import TrainConfig
+from initcore.train import Recipe
 
 
 def test_grid_peak_memory_counts_the_grid() -> None:
     """Measured in a fresh process: the peak must include at least the stacked weights and
     momentum buffers (2 x 4 bytes x G x parameters), and grow with G. Measured here on mnist-5k:
     1 model adds 9.5 MiB (stacked 1.8), 39 models 207 MiB (stacked 70)."""
-    config = TrainConfig(epochs=1)
+    config = Recipe(epochs=1)
     one = memory.grid_peak_memory("mnist-5k", None, ["he_normal"], [0], config, rows=640)
     many = memory.grid_peak_memory("mnist-5k", None, ["he_normal", "xavier_normal"], range(8),
                                    config, rows=640)

@@ -9,7 +9,7 @@ from torch import nn
 from initcore import models
 from initcore.initializers import linear_layers
 from initcore.models import ACTIVATION_FNS, ACTIVATIONS, MLP
-from initcore.train import TrainConfig
+from initcore.train import Recipe
 
 # The torch module each activation name must mean (leaky_relu: torch's default slope 0.01).
 MODULES = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "selu": nn.SELU,
@@ -78,7 +78,7 @@ def test_mlp_sizes_helper() -> None:
 
 
 def test_mlp_name_is_the_same_from_the_model_and_the_config() -> None:
-    config = TrainConfig(hidden=(32, 16), activation="tanh")
+    config = Recipe(hidden=(32, 16), activation="tanh")
     model = MLP([784, 32, 16, 10], "tanh")
     assert config.model_name() == model.describe() == "mlp-784-32-16-10-tanh", (
         f"config {config.model_name()!r} vs model {model.describe()!r}")

@@ -35,7 +35,7 @@ def plain(weight, generator):
     weight.uniform_(-0.05, 0.05, generator=generator)
 
 
-def wrong(weight):
+def wrong(weight, *, scale):
     pass
 
 
@@ -130,7 +130,8 @@ def test_register_formula_defaults_to_docstring(user_scheme) -> None:
 
 
 @pytest.mark.parametrize("fn,match", [
-    (lambda w: None, "wrong signature"),
+    (lambda w, *, scale: None, "wrong signature"),  # a required keyword (f(w) is accepted:
+    # torch.nn.init.zeros_, eye_ ...; tests/test_user_code.py)
     (lambda w, g, d, extra: None, "wrong signature"),
     (lambda *args: None, "wrong signature"),
     (42, "is not a function"),
@@ -194,7 +195,7 @@ def test_resolve_reference_plain_function(module_dir) -> None:
 @pytest.mark.parametrize("reference,match", [
     ("nomodule_xyz:fn", "cannot import 'nomodule_xyz' .ModuleNotFoundError"),
     ("{module}:missing", "has no 'missing'"),
-    ("{module}:wrong", r"wrong\(weight\) has the wrong signature"),
+    ("{module}:wrong", r"wrong\(weight, scale\) has the wrong signature"),
     (":fn", "expected package.module:function"),
 ])
 def test_resolve_bad_references(module_dir, reference, match) -> None:
@@ -207,7 +208,7 @@ def test_resolve_bad_references(module_dir, reference, match) -> None:
     ("nan_maker", "initializer 'nan_maker' left NaN or inf in 1.weight"),
     ("resizer", "initializer 'resizer' changed the shape of 1.weight"),
     ("raiser", "initializer 'raiser' failed on a 784-64-64-10 MLP: RuntimeError: boom"),
-    ("wrong", "wrong(weight) has the wrong signature"),
+    ("wrong", "wrong(weight, scale) has the wrong signature"),
 ])
 def test_cli_run_bad_scheme_is_one_line_exit_2(module_dir, capsys, function, message) -> None:
     folder, module = module_dir

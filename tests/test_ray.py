@@ -31,7 +31,7 @@ from cli_helpers import assert_same_run
 from initcore import ray_backend
 from initcore.experiments import Experiment
 from initcore.shards import Shard
-from initcore.train import TrainConfig
+from initcore.train import Recipe
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read once, when Ray is imported
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]'")
@@ -157,7 +157,7 @@ def test_pytest_bench_on_ray_equals_the_local_bench(cluster, tmp_path):
 def test_a_shard_that_fails_for_good_is_named_and_the_finished_ones_kept(cluster, tmp_path):
     """A task that raises is not retried (only a dead worker or node is): the shard is named
     with its error, and the finished shard's results come back with the failure."""
-    recipe = TrainConfig(hidden=(16,), epochs=1)
+    recipe = Recipe(hidden=(16,), epochs=1)
     inits = ("he_normal", "zeros", "lsuv", "orthogonal")
     fine = Experiment("fine", "mnist-5k", recipe, inits, (0,))
     no_data = Experiment("no-data", "fashion-mnist", recipe, inits, (0,))  # tmp_path is empty

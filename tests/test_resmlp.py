@@ -187,6 +187,38 @@ def test_recipe_rejects_bad_residual_fields() -> None:
         assert "\n" not in str(info.value), f"{bad}: one line"
 
 
+def test_recipe_refuses_per_layer_multipliers_on_a_resmlp() -> None:
+    """muP's per-layer multipliers (one per Linear layer of an MLP) and a residual net: a ResMLP
+    also has gains and scalar biases, so a resmlp recipe with any of them is refused in one line
+    rather than trained with some parameters silently left out."""
+    for name in ("init_mult", "lr_mult", "bias_lr_mult"):
+        with pytest.raises(ValueError, match="resmlp") as info:
+            Recipe(arch="resmlp", blocks=1, **{name: (1.0, 1.0, 1.0, 1.0)})
+        assert "\n" not in str(info.value)
+    assert Recipe(hidden=(8,), lr_mult=(1.0, 0.5)).lr_mult == (1.0, 0.5), "MLPs keep them"
+
+
+def test_user_scheme_is_checked_on_the_resmlp_it_will_train() -> None:
+    """A user's scheme is tried on a resmlp recipe's own net, not only on MLPs: one that breaks
+    on a branch layer fails before any work, naming the residual net."""
+    from initcore.user_schemes import architectures_of, check_scheme
+
+    @initcore.register("test_breaks_on_branches", "He, but NaN in every branch")
+    def breaks(weight, generator, *, role):
+        nn.init.kaiming_normal_(weight, nonlinearity="relu", generator=generator)
+        if role.kind == "branch":
+            weight.fill_(math.nan)
+
+    try:
+        check_scheme("test_breaks_on_branches", architectures_of([Recipe(hidden=(16,))]))
+        archs = architectures_of([Recipe(arch="resmlp", blocks=2, width=16)])
+        with pytest.raises(ValueError, match="resmlp-784-2x16-b2-10-relu") as info:
+            check_scheme("test_breaks_on_branches", archs)
+        assert "NaN" in str(info.value) and "\n" not in str(info.value)
+    finally:
+        initializers.unregister("test_breaks_on_branches")
+
+
 def test_recipe_file_holds_the_residual_fields(tmp_path: Path) -> None:
     path = tmp_path / "res.toml"
     path.write_text('arch = "resmlp"\nblocks = 64\nwidth = 256\nbranch_layers = 1\n'

@@ -20,7 +20,7 @@ from initcore import profiles, shards
 from initcore.cli import main
 from initcore.experiments import Experiment
 from initcore.grid import train_grid
-from initcore.train import TrainConfig
+from initcore.train import Recipe
 
 # ---------------------------------------------------------------------------------------------
 # The plan
@@ -54,7 +54,7 @@ def test_plan_splits_whole_experiments_first_then_seeds_then_inits():
     by_experiment = shards.plan(nightly, len(nightly))
     assert sorted(p.name for s in by_experiment for p in s.parts) == sorted(
         e.name for e in nightly)  # as many shards as experiments: none is split
-    grid = Experiment("g", "mnist", TrainConfig(), tuple("abcdefgh"), (0, 1, 2))
+    grid = Experiment("g", "mnist", Recipe(), tuple("abcdefgh"), (0, 1, 2))
     by_seed = shards.split(grid, 3)
     assert [(p.inits, p.seeds) for p in by_seed] == [(grid.inits, (s,)) for s in (0, 1, 2)]
     by_init = shards.split(grid, 6)  # 6 > 3 seeds: each seed's 8 inits cut in two
@@ -64,7 +64,7 @@ def test_plan_splits_whole_experiments_first_then_seeds_then_inits():
 
 
 def test_plan_refuses_more_shards_than_grids_of_four(capsys):
-    grid = Experiment("g", "mnist-5k", TrainConfig(), tuple("abcd"), (0, 1))  # 8 models
+    grid = Experiment("g", "mnist-5k", Recipe(), tuple("abcd"), (0, 1))  # 8 models
     assert shards.max_shards([grid]) == 2
     with pytest.raises(ValueError, match="cannot cut this grid into 3 shards: it holds 1 to 2"):
         shards.plan([grid], 3)
@@ -83,7 +83,7 @@ def test_a_models_results_do_not_depend_on_its_grid(small_data):
     grid where some models diverge and others do not (lr 1e6: he_normal seed 0 and zeros live
     on, most others turn NaN in epoch 1), since a grid with a dead model takes the other
     branch of the isolation code."""
-    config = TrainConfig(hidden=(32, 16), epochs=2, lr=1e6)
+    config = Recipe(hidden=(32, 16), epochs=2, lr=1e6)
     inits = ("he_normal", "random_large", "lsuv", "orthogonal", "zeros")
     whole = {(r.init, r.seed): r.epochs for r in train_grid(inits, (0, 1, 2), small_data, config)}
     gone = [epochs[-1].diverged for epochs in whole.values()]

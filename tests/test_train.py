@@ -18,9 +18,9 @@ from initcore import initializers
 from initcore.data import Dataset
 from initcore.grid import train_grid
 from initcore.initializers import linear_layers
-from initcore.train import RunResult, TrainConfig, build_model, train
+from initcore.train import Recipe, RunResult, build_model, train
 
-SMALL = TrainConfig(epochs=1, hidden=(64, 32))  # a fast config for properties of any width
+SMALL = Recipe(epochs=1, hidden=(64, 32))  # a fast config for properties of any width
 HUGE_LR = 1e10  # weights blow up to inf/NaN within the first epoch (measured: he_normal,
 #                 random_large, random_normal diverge in epoch 1; zeros never can: see below)
 METRICS = ("train_loss", "test_loss", "test_acc", "diverged")
@@ -32,7 +32,7 @@ def metrics(result: RunResult) -> list[tuple]:
 
 
 # ---------------------------------------------------------------------------------------------
-# TrainConfig
+# Recipe
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("field, value, words", [
@@ -46,18 +46,18 @@ def metrics(result: RunResult) -> list[tuple]:
 ])
 def test_train_config_rejects_nonsense(field: str, value, words: str) -> None:
     with pytest.raises(ValueError) as info:
-        TrainConfig(**{field: value})
+        Recipe(**{field: value})
     message = str(info.value)
-    assert words in message, f"TrainConfig({field}={value!r}): should say {words!r}: {message}"
+    assert words in message, f"Recipe({field}={value!r}): should say {words!r}: {message}"
     assert repr(value) in message or str(value) in message, (
-        f"TrainConfig({field}={value!r}): error should show the bad value: {message}")
+        f"Recipe({field}={value!r}): error should show the bad value: {message}")
 
 
 def test_train_config_defaults_are_the_seed_recipe() -> None:
-    c = TrainConfig()
+    c = Recipe()
     recipe = ((256, 128), "relu", 10, 64, 0.01, 0.9)
     got = (c.hidden, c.activation, c.epochs, c.batch_size, c.lr, c.momentum)
-    assert got == recipe, f"TrainConfig() is {got}, the seed recipe is {recipe}"
+    assert got == recipe, f"Recipe() is {got}, the seed recipe is {recipe}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def test_zeros_relu_only_output_bias_moves(mnist5k: Dataset, trainer: str) -> No
     # With W = 0 and b = 0 every hidden unit outputs relu(0) = 0, so every weight gradient
     # (outer product with a zero activation) and every backpropagated signal (through W = 0) is
     # exactly 0: only the output bias learns, i.e. the log-prior of the classes.
-    config = TrainConfig(epochs=1, hidden=(64, 32))
+    config = Recipe(epochs=1, hidden=(64, 32))
     if trainer == "single":
         result = train("zeros", 0, mnist5k, config)
     else:

@@ -8,6 +8,7 @@
     initcore speed --dataset mnist              throughput and peak memory        (cli/speed.py)
     initcore probe --depth 30 --init all        signal propagation at init        (cli/probe.py)
     initcore plot REPORT_DIR                    PNG figures of a report folder    (cli/plot.py)
+    initcore coordcheck                         SP vs muP coordinate check  (cli/coordcheck.py)
 
 A command module has ``HELP`` (one line), ``add_arguments(parser)`` and ``handle(args) -> int``;
 the option groups they share are in :mod:`initcore.cli.common`. To add a command, write its
@@ -26,12 +27,12 @@ from collections.abc import Sequence
 
 from ..data import DataError
 from ..reports import ReportError
-from . import compare, listing, merge, plot, probe, repair, run, speed
+from . import compare, coordcheck, listing, merge, plot, probe, repair, run, speed
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Parser, UsageError, one_line
 
 # command name -> its module; the order is the order of `initcore --help`.
 COMMANDS = {"list": listing, "run": run, "repair": repair, "compare": compare, "merge": merge,
-            "speed": speed, "probe": probe, "plot": plot}
+            "speed": speed, "probe": probe, "plot": plot, "coordcheck": coordcheck}
 
 __all__ = ["COMMANDS", "EXIT_USAGE", "UsageError", "build_parser", "main"]
 

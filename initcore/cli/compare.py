@@ -8,10 +8,14 @@ is :mod:`initcore.regression`'s.
 from __future__ import annotations
 
 import argparse
+import os
 
+from .. import markdown, options
 from ..regression import (
     ALPHA,
     EXIT_REGRESSION,
+    check_inputs,
+    check_run_folder,
     compare,
     comparison_table,
     count_tests,
@@ -27,10 +31,15 @@ HELP = "compare a run against a baseline; exit 1 on regression"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", help="baseline run folder or summary.csv")
     parser.add_argument("current", help="current run folder or summary.csv")
+    options.add(parser.add_argument, ("markdown",))
 
 
 def handle(args: argparse.Namespace) -> int:
+    for path in (args.baseline, args.current):
+        check_run_folder(path)  # a run folder must be a complete run (run.json, strict JSON)
     baseline, current = load_summary(args.baseline), load_summary(args.current)
+    check_inputs(baseline, args.baseline)  # refused before any test: NaN, inf, percent, ...
+    check_inputs(current, args.current)
     verdicts = compare(baseline, current)
     if not verdicts:
         raise ReportError(f"{args.current} shares no (dataset, init) cell with the baseline "
@@ -42,6 +51,10 @@ def handle(args: argparse.Namespace) -> int:
         if verdict.regressed:
             print(verdict.message)
     regressions = sum(v.regressed for v in verdicts)
+    if args.markdown or os.environ.get(markdown.STEP_SUMMARY_ENV):
+        markdown.publish(markdown.summary(args.current, args.baseline,
+                                          f"initcore compare {args.baseline} {args.current}"),
+                         args.markdown)
     judged = n_cells - len(unjudged)
     print(f"{regressions} regression(s) in {len(verdicts)} initializer(s); "
           f"compared {judged} of {n_cells} baseline cells "

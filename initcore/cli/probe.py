@@ -13,7 +13,7 @@ import argparse
 
 import pandas as pd
 
-from .. import data, reports
+from .. import data, options, reports
 from ..device import available_memory
 from ..models import ACTIVATIONS, check_activation
 from ..probes import PROBES_FILE, probe, ratio_table
@@ -23,22 +23,31 @@ from .common import (
     add_init_option,
     add_report_options,
     check_at_least,
+    check_at_most,
     resolve_inits,
 )
 
 HELP = "per-layer signal propagation of a deep MLP at init -> probes.csv"
 
 
+# Caps on counts (a probe of --steps 10**30 never ends): 10,000 seeds is 100x the nightly
+# profile's; 1,000,000 SGD steps is ~100 seed recipes (9,380 steps: 10 epochs of 938 batches).
+MAX_SEEDS, MAX_STEPS = 10_000, 1_000_000
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--depth", type=int, default=30, help="hidden layers (default 30)")
-    parser.add_argument("--width", type=int, default=256, help="units per hidden layer (256)")
-    parser.add_argument("--activation", default="relu", help=f"one of {', '.join(ACTIVATIONS)}")
+    options.add(parser.add_argument, ("depth",),
+                depth={"default": 30, "help": "hidden layers (default 30)"})
+    options.add(parser.add_argument, ("width",),
+                width={"default": 256, "help": "units per hidden layer (default 256)"})
+    options.add(parser.add_argument, ("activation",),
+                activation={"default": "relu", "help": f"one of {', '.join(ACTIVATIONS)}"})
     add_init_option(parser)
-    parser.add_argument("--seeds", type=int, default=1,
-                        help="number of seeds, 0..N-1 (default 1)")
-    parser.add_argument("--steps", type=int, default=0,
-                        help="SGD steps of the seed recipe before probing (default 0: at init)")
-    parser.add_argument("--batch", type=int, default=512, help="probe batch rows (default 512)")
+    options.add(parser.add_argument, ("seeds",),
+                seeds={"default": 1, "help": "number of seeds, 0..N-1 (default 1)"})
+    options.add(parser.add_argument, ("steps", "batch"), steps={
+        "default": 0, "help": "SGD steps of the seed recipe before probing (default 0: at init)"},
+        batch={"default": 512, "help": "probe batch rows (default 512)"})
     add_data_options(parser)  # no --device: probes run on the CPU, in float64
     add_report_options(parser)
 
@@ -49,6 +58,8 @@ def handle(args: argparse.Namespace) -> int:
     check_activation(args.activation)
     check_at_least(args, 1, "depth", "width", "seeds", "batch")
     check_at_least(args, 0, "steps")
+    check_at_most(args, MAX_SEEDS, "seeds")
+    check_at_most(args, MAX_STEPS, "steps")
     run_dir = reports.new_run_dir(args.report_dir, args.run_id)
     dataset = data.load(args.dataset, args.data_dir, args.download)
     _check_probe_memory(args, dataset)

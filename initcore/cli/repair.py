@@ -26,13 +26,17 @@ def handle(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise ReportError(f"no report folder at {folder}")
     removed = clean_stale_temps(folder)
-    for run_dir in (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for run_dir in (p for p in reports.run_folders(folder) if not p.name.startswith(".")):
         removed += clean_stale_temps(run_dir)
-    added = reports.repair_history(folder)
+    problems: list[str] = []
+    added = reports.repair_history(folder, problems)
     incomplete = reports.incomplete_runs(folder)
     print(f"history.csv: {len(added)} run(s) added from complete run folders"
           + (f" ({', '.join(added)})" if added else ""))
     print(f"stale temp files removed: {len(removed)}")
     print(f"incomplete run folders (no {reports.MARKER_FILE}): {len(incomplete)}"
           + (f" ({', '.join(p.name for p in incomplete)})" if incomplete else ""))
+    if problems:  # complete runs whose rows cannot be re-derived: named, left for a person
+        raise ReportError(f"{len(problems)} complete run(s) not in history.csv could not be "
+                          f"repaired: {'; '.join(problems[:5])}")
     return 0

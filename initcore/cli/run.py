@@ -27,15 +27,27 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from .. import data, initializers, ray_backend, recipes, reports, shards
+from .. import (
+    data,
+    initializers,
+    leaderboard,
+    options,
+    ray_backend,
+    recipes,
+    reports,
+    runs,
+    shards,
+    verdicts,
+)
 from ..data import SCALINGS
 from ..experiments import Experiment
-from ..grid import train_grid
 from ..models import ACTIVATIONS
 from ..reports import ReportError
 from ..train import ARCHS, OPTIMIZERS, SCHEDULES, Recipe, check_memory, train
@@ -47,9 +59,7 @@ from .common import (
     add_init_option,
     add_report_options,
     add_shard_options,
-    check_at_least,
     checked_device,
-    positive_int_list,
     resolve_inits,
     shard_request,
 )
@@ -61,12 +71,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_options(parser)
     add_device_option(parser)
     add_init_option(parser)
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds, 0..N-1 (default 3)")
+    options.add(parser.add_argument, ("seeds",),
+                seeds={"default": 3, "type": seed_count,
+                       "help": "number of seeds, 0..N-1 (default 3), or auto: grids of "
+                               f"{AUTO_BATCH} seeds until every scheme has a verdict against "
+                               "He (initcore.verdicts) or --max-seeds are trained"})
+    parser.add_argument("--max-seeds", type=options.at_least_one("max-seeds"),
+                        default=verdicts.MAX_SEEDS,
+                        help=f"budget of --seeds auto (default {verdicts.MAX_SEEDS})")
+    parser.add_argument("--margin", type=float, default=100 * verdicts.MARGIN, metavar="PT",
+                        help="equivalence margin of the verdicts, accuracy points (default "
+                             f"{100 * verdicts.MARGIN:g})")
     add_recipe_options(parser)
     add_report_options(parser)
     parser.add_argument("--no-grid", action="store_true",
                         help="train one model at a time instead of the vectorized grid")
     add_shard_options(parser)
+
+
+AUTO_BATCH = 3  # seeds per look of --seeds auto: the profiles' seed count, one grid
+
+
+def seed_count(text: str) -> int | str:
+    """--seeds: a count >= 1 or "auto" (argparse turns the error into one usage line)."""
+    return text if text == "auto" else options.at_least_one("seeds")(text)
 
 
 def add_recipe_options(parser: argparse.ArgumentParser) -> None:
@@ -89,8 +117,9 @@ def add_recipe_options(parser: argparse.ArgumentParser) -> None:
                        f"(--step-size, --gamma) or cosine over the epochs [{seed.schedule}]")
     group.add_argument("--step-size", type=int, help=f"epochs per step [{seed.step_size}]")
     group.add_argument("--gamma", type=float, help=f"factor per step [{seed.gamma}]")
-    group.add_argument("--activation", help=f"one of {', '.join(ACTIVATIONS)} [{seed.activation}]")
-    group.add_argument("--hidden", type=positive_int_list,
+    options.add(group.add_argument, ("activation",), activation={
+        "help": f"one of {', '.join(ACTIVATIONS)} [{seed.activation}]"})
+    group.add_argument("--hidden", type=options.positive_int_list("--hidden"),
                        help="hidden widths, comma-separated [256,128]")
     group.add_argument("--no-bias", dest="bias", action="store_false", default=None,
                        help="layers without biases")
@@ -99,7 +128,8 @@ def add_recipe_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--arch", choices=ARCHS, help="mlp (--hidden) or resmlp: a residual MLP "
                        f"without normalization (--blocks, --width) [{seed.arch}]")
     group.add_argument("--blocks", type=int, help=f"resmlp: residual blocks [{seed.blocks}]")
-    group.add_argument("--width", type=int, help=f"resmlp: width of every block [{seed.width}]")
+    options.add(group.add_argument, ("width",),
+                width={"help": f"resmlp: width of every block [{seed.width}]"})
     group.add_argument("--branch-layers", type=int, choices=(1, 2),
                        help=f"resmlp: Linear layers per branch [{seed.branch_layers}]")
     group.add_argument("--no-branch-gain", dest="branch_gain", action="store_false",
@@ -133,13 +163,19 @@ _FLAG_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_d
 
 def handle(args: argparse.Namespace) -> int:
     # --- check everything before any work or any file ---------------------------------------
-    inits = resolve_inits(args.init)
-    check_at_least(args, 1, "seeds")
+    auto = args.seeds == "auto"
+    if args.margin <= 0:
+        raise UsageError(f"--margin must be > 0 points, got {args.margin:g}")
+    if auto and (args.no_grid or args.shard or args.backend == "ray"):
+        raise UsageError("--seeds auto trains seeds in grids here: no --no-grid, --shard "
+                         "or --backend ray")
+    if auto:
+        args.seeds = min(AUTO_BATCH, args.max_seeds)  # what is checked and sized: one grid
+    design = verdicts.Design(margin=args.margin / 100)
     config = recipe_from(args)
+    inits = resolve_inits(args.init, [config])  # users' schemes tried on this architecture
     checked_device(args.device)
     shard_index = shard_request(args)
-    if args.no_grid and (shard_index or args.backend == "ray"):
-        raise UsageError("--no-grid trains one model at a time: it cannot be sharded")
     if args.backend == "ray":
         ray_backend.import_ray()  # the extra is missing: one line, before any work
     run_dir = reports.new_run_dir(args.report_dir, args.run_id)
@@ -150,126 +186,134 @@ def handle(args: argparse.Namespace) -> int:
     seeds = list(range(args.seeds))
     grid = Experiment(GRID_NAME, args.dataset, config, tuple(inits), tuple(seeds))
     shard = shards.plan([grid], shard_index[1])[shard_index[0] - 1] if shard_index else None
-    most = shards.max_shards([grid])  # the Ray backend never cuts the grid finer
 
     # --- train (the run folder is claimed first: a second run of this id is refused) ----------
-    reports.claim_run_dir(run_dir)
-    done: list[shards.PartResult] | None = None
+    run_dir = runs.claim(args.report_dir, run_dir.name)
     total = (len(shard.cells()) if shard else len(inits) * len(seeds)) * config.epochs
     try:
         with tqdm(total=total, unit="model-epoch", desc=f"{args.dataset}",
                   file=sys.stderr) as bar:
-            if args.no_grid:
+            if auto:
+                results, sizes, sequential = _until_decided(args, grid, dataset, bar)
+                grid = replace(grid, seeds=tuple(range(sequential.looks[-1])))
+                design = replace(design, batch=args.seeds, max_seeds=args.max_seeds)
+                done = None
+            elif args.no_grid:
                 results = [train(i, s, dataset, config, progress=bar)
                            for i in inits for s in seeds]
-            elif shard is not None:
-                done = shards.run_parts_locally(shard.name, shard.parts, lambda _: dataset, bar)
-            elif args.backend == "ray":
-                done = _run_on_ray(args, grid, most, bar)
+                sizes = [1] * len(results)
+                done = None
             else:
-                results = train_grid(inits, seeds, dataset, config, progress=bar)
+                done = runs.train([grid], lambda _: dataset, bar, shard=shard,
+                                  ray=(runs.ray_options(options.namespace_getter(args))
+                                       if args.backend == "ray" else None),
+                                  get=options.namespace_getter(args),
+                                  finished=_ray_progress(grid, bar))
+                results, sizes = shards.ordered_results(grid, done, partial=shard is not None)
     except ray_backend.ShardsFailed as e:
         return _keep_finished(args, run_dir, grid, e)
     except BaseException:
-        _release(run_dir)  # nothing of this run was written: the id is free again
+        runs.release(run_dir)  # nothing of this run was written: the id is free again
         raise
 
     # --- report -----------------------------------------------------------------------------
     model = config.model_name(dataset.n_features, dataset.n_classes)
-    trainer = "single" if args.no_grid else "grid"
     env = reports.environment(args.device)
+    epochs, summary = runs.tables(grid, results, sizes, run_id=run_dir.name, env=env,
+                                  model=model, trainer="single" if args.no_grid else "grid")
     info: dict = {"command": ["initcore", *sys.argv[1:]], "recipe": config.as_dict()}
-    if done is None:
-        epochs = reports.epoch_table(
-            results, run_id=run_dir.name, dataset=args.dataset, model=model, trainer=trainer,
-            grid_size=1 if args.no_grid else len(results), env=env, recipe=config.describe())
-    else:
-        epochs = part_epochs(done, grid, run_dir.name, model, env)
-        reports.write_csv_atomic(shards.shard_table(done), run_dir / shards.SHARDS_FILE)
+    if auto:
+        info["seeds"] = {"auto": True, "batch": args.seeds, "max_seeds": args.max_seeds,
+                         "looks": sequential.looks, "decided": sequential.decided,
+                         "seconds": round(sequential.seconds, 1)}
+    scaled = shard is not None or args.backend == "ray"
+    if scaled:
         info["shards"] = shards.shard_table(done).to_dict("records")
-    formulas = {name: initializers.get(name).formula for name in inits}
-    summary = reports.summarize(epochs, formulas)
     if shard is not None:  # one shard's rows: complete as a shard, never in the history
-        reports.write_csv_atomic(epochs, run_dir / reports.EPOCHS_FILE)
-        reports.write_csv_atomic(summary, run_dir / reports.SUMMARY_FILE)
         info["shard"] = shards.shard_record(shard, [grid], None, env["commit"])
-        reports.mark_complete(run_dir, **info)
+    _write_or_keep(args.report_dir, run_dir, epochs, summary, done if scaled else None,
+                   design, **info)
+    if shard is not None:
         print(f"{shard.name}: {len(shard.cells())} of {len(inits) * len(seeds)} models; "
               f"merge the {shard.count} shard folders with `initcore merge`")
-    else:
-        _write_or_keep(args.report_dir, run_dir, epochs, summary, **info)
     print(f"{args.dataset}, {model}, {config.describe()}")
     print(reports.format_summary(summary))
+    board = run_dir / leaderboard.LEADERBOARD_FILE
+    if shard is None and board.is_file():
+        print("\n".join(leaderboard.format_leaderboard(pd.read_csv(board))))
     print(f"reports: {run_dir}/{reports.EPOCHS_FILE}, {run_dir}/{reports.SUMMARY_FILE}")
     return 0
+
+
+def _until_decided(args: argparse.Namespace, grid: Experiment, dataset, bar: tqdm
+                   ) -> tuple[list, list[int], verdicts.SequentialRun]:
+    """--seeds auto: grids of AUTO_BATCH seeds until every scheme is decided against He
+    (:func:`initcore.verdicts.train_until_decided`); (results, grid sizes, the loop's record)."""
+    bar.total = len(grid.inits) * args.max_seeds * grid.config.epochs
+    parts: list[shards.PartResult] = []
+
+    def batch(seeds: tuple[int, ...]) -> pd.DataFrame:
+        part = replace(grid, seeds=seeds)
+        done = runs.train([part], lambda _: dataset, bar)
+        parts.extend(done)
+        results, _ = shards.ordered_results(part, done)
+        return reports.epoch_table(results, run_id="", dataset=args.dataset, model="",
+                                   trainer="grid", grid_size=len(results), env={})
+
+    counts = dataset.y_test.bincount(minlength=dataset.n_classes)
+    sequential = verdicts.train_until_decided(
+        batch, set(initializers.builtin_names()), args.seeds, args.max_seeds,
+        verdicts.Design(margin=args.margin / 100), chance=float(counts.max() / counts.sum()),
+        report=lambda line: bar.write(line, file=sys.stderr))
+    whole = replace(grid, seeds=tuple(range(sequential.looks[-1])))
+    results, sizes = shards.ordered_results(whole, parts)
+    bar.total = bar.n  # the seeds it took, not the budget
+    bar.refresh()
+    return results, sizes, sequential
 
 
 GRID_NAME = "run"  # the one experiment of an `initcore run` grid, as shard records name it
 
 
-def part_epochs(done: list[shards.PartResult], grid: Experiment, run_id: str, model: str,
-                env: dict[str, str]) -> pd.DataFrame:
-    """The per-epoch rows of trained parts, each with the grid size it was trained in, in the
-    order of the single grid (init-major, then seed, then epoch)."""
-    tables = [reports.epoch_table(d.results, run_id=run_id, dataset=d.part.dataset, model=model,
-                                  trainer="grid", grid_size=len(d.results), env=env,
-                                  recipe=grid.config.describe())
-              for d in done]
-    epochs = pd.concat(tables, ignore_index=True)
-    rank = {(init, seed): i for i, (_, init, seed) in enumerate(shards.part_cells(grid))}
-    key = [(rank[(i, s)], e) for i, s, e in zip(epochs["init"], epochs["seed"], epochs["epoch"])]
-    return epochs.iloc[sorted(range(len(key)), key=key.__getitem__)].reset_index(drop=True)
-
-
-def _run_on_ray(args: argparse.Namespace, grid: Experiment, most: int, bar: tqdm
-                ) -> list[shards.PartResult]:
-    """Every shard of the grid as a Ray task; the parts in the single grid's order."""
-    options = ray_backend.RayOptions(
-        address=args.ray_address, shards=args.shards, cpus=args.cpus_per_shard,
-        gpus=1.0 if args.device.startswith("cuda") else 0.0)
-
+def _ray_progress(grid: Experiment, bar: tqdm
+                  ) -> Callable[[shards.Shard, list[shards.PartResult]], None]:
+    """What the Ray backend calls when a shard is done: a line, and the progress bar."""
     def finished(shard: shards.Shard, parts: list[shards.PartResult]) -> None:
         node = parts[0].node if parts else "?"
         bar.write(f"{shard.name} done on node {node[:12]} ({sum(p.seconds for p in parts):.1f} s)",
                   file=sys.stderr)
         bar.update(sum(len(p.results) for p in parts) * grid.config.epochs)
-
-    return ray_backend.run(lambda n: shards.plan([grid], min(n, most)), options, args.data_dir,
-                           args.download, finished)
+    return finished
 
 
 def _keep_finished(args: argparse.Namespace, run_dir: Path, grid: Experiment,
                    failure: ray_backend.ShardsFailed) -> int:
     """A shard failed for good: keep the finished shards' rows in the run folder (left
     incomplete, no run.json), name the failed shards, exit 1."""
-    env = reports.environment(args.device)
     if failure.done:
-        epochs = part_epochs(failure.done, grid, run_dir.name, grid.config.model_name(),
-                             env)
-        reports.write_csv_atomic(epochs, run_dir / reports.EPOCHS_FILE)
-        reports.write_csv_atomic(shards.shard_table(failure.done), run_dir / shards.SHARDS_FILE)
+        results, sizes = shards.ordered_results(grid, failure.done, partial=True)
+        epochs, _ = runs.tables(grid, results, sizes, run_id=run_dir.name,
+                                env=reports.environment(args.device),
+                                model=grid.config.model_name())
+        runs.write_rows(run_dir, epochs, None, failure.done, whole=True)
         kept = f"the finished shards' rows are in {run_dir} (incomplete: no {reports.MARKER_FILE})"
     else:
-        _release(run_dir)
+        runs.release(run_dir)
         kept = "no shard finished"
     print(f"initcore: error: {failure}; {kept}", file=sys.stderr)
     return 1
 
 
-def _release(run_dir: Path) -> None:
-    """Remove the claimed run folder if it is still empty (the run ended before writing)."""
-    try:
-        run_dir.rmdir()
-    except OSError:
-        pass  # not empty or already gone: leave it (it has no run.json: incomplete)
-
-
 def _write_or_keep(report_dir, run_dir: Path, epochs: pd.DataFrame, summary: pd.DataFrame,
+                   done: list[shards.PartResult] | None, design: verdicts.Design | None = None,
                    **info) -> None:
-    """Write the run's reports; if that fails after the training, keep the results elsewhere
-    and say where (ReportError), and on Ctrl-C say what is on disk (Interrupted)."""
+    """Write the run's reports (:mod:`initcore.runs`: rows, leaderboard, run.json, history);
+    if that fails after the training, keep the results elsewhere and say where (ReportError),
+    and on Ctrl-C say what is on disk (Interrupted)."""
     try:
-        reports.write_run(report_dir, run_dir.name, epochs, summary, **info)
+        runs.write_rows(run_dir, epochs, summary, done, whole=True)
+        runs.write_leaderboard(run_dir, design)
+        runs.complete(run_dir, **info)
     except KeyboardInterrupt:
         raise Interrupted(_interrupted_state(run_dir)) from None
     except (OSError, ReportError) as e:
@@ -292,7 +336,7 @@ def _interrupted_state(run_dir: Path) -> str:
     if run_dir.is_dir() and any(run_dir.iterdir()):
         return (f"interrupted while writing {run_dir}: that folder is incomplete (no "
                 f"{reports.MARKER_FILE}); remove it")
-    _release(run_dir)
+    runs.release(run_dir)
     return "interrupted; no report written for the unfinished run"
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from .. import data, profiles, reports
 from ..memory import memory_table
 from ..speed import scaling_table, throughput_table
-from ..train import TrainConfig
+from ..train import Recipe
 from .common import (
     add_data_options,
     add_device_option,
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    config = TrainConfig(device=args.device)
+    config = Recipe(device=args.device)
     check_at_least(args, 1, "rows")
     checked_device(args.device)
     run_dir = reports.new_run_dir(args.report_dir, args.run_id)

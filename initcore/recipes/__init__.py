@@ -43,7 +43,9 @@ _KINDS = {"hidden": "list of integers", "activation": "string", "bias": "boolean
           "input_scaling": "string", "epochs": "integer", "batch_size": "integer",
           "optimizer": "string", "lr": "number", "momentum": "number", "betas": "list of numbers",
           "eps": "number", "weight_decay": "number", "schedule": "string",
-          "step_size": "integer", "gamma": "number", "device": "string", "arch": "string",
+          "step_size": "integer", "gamma": "number", "device": "string",
+          "init_mult": "list of numbers", "lr_mult": "list of numbers",
+          "bias_lr_mult": "list of numbers", "arch": "string",
           "blocks": "integer", "width": "integer", "branch_layers": "integer",
           "branch_gain": "boolean", "scalar_bias": "boolean"}
 

@@ -250,6 +250,18 @@ def test_cli_residual_scheme_on_an_mlp_is_one_line(workdir: Path, capsys) -> Non
     assert code != 0 and "Traceback" not in err and "residual" in err, (code, err)
 
 
+def test_init_all_means_the_schemes_that_build_the_recipes_nets() -> None:
+    """``--init all`` on an MLP leaves the residual-net schemes out (they cannot build it; the
+    Ray tests' ``--init all`` run exited 2 on Fixup before this); on a ResMLP it has them."""
+    from initcore.cli.common import resolve_inits
+
+    on_mlp = resolve_inits(["all"], [Recipe()])
+    on_resmlp = resolve_inits(["all"], [Recipe(arch="resmlp", blocks=2, width=16)])
+    assert not set(initializers.RESIDUAL_SCHEMES) & set(on_mlp), on_mlp
+    assert set(initializers.RESIDUAL_SCHEMES) <= set(on_resmlp), on_resmlp
+    assert "he_normal" in on_mlp and "he_normal" in on_resmlp
+
+
 def test_mnist1d_is_generated_offline_at_the_published_size() -> None:
     pytest.importorskip("mnist1d")
     from initcore import data

@@ -72,14 +72,19 @@ def add_shard_options(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def resolve_inits(names: Sequence[str], configs: Sequence = ()) -> list[str]:
-    """Expand ``all``, load ``module:function`` references, and check every name against the
+    """Expand ``all`` (the schemes that apply to the recipes' architectures), load ``module:function`` references, and check every name against the
     registry (ValueError lists valid ones); a scheme from outside initcore is tried once on a
     small model and on the architectures of ``configs`` (recipes) first
     (:func:`initcore.user_schemes.check_scheme`), so that one that leaves NaN, changes a
     weight's shape or dtype, or is not reproducible per seed fails in one line before any work."""
     resolved = [initializers.resolve(n) for n in names if n != "all"]
     if "all" in names:
-        resolved = initializers.list_initializers() + resolved
+        # 'all' means every scheme that can build these nets: the residual-net schemes
+        # (Fixup, ReZero, ...) only when a recipe is a ResMLP; named explicitly on an MLP,
+        # they still fail in one line.
+        residual = any(getattr(c, "arch", "mlp") == "resmlp" for c in configs)
+        resolved = [n for n in initializers.list_initializers()
+                    if residual or n not in initializers.RESIDUAL_SCHEMES] + resolved
     resolved = list(dict.fromkeys(resolved))
     for name in resolved:
         if not initializers.get(name).built_in:

@@ -72,11 +72,12 @@ def add_shard_options(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def resolve_inits(names: Sequence[str], configs: Sequence = ()) -> list[str]:
-    """Expand ``all`` (the schemes that apply to the recipes' architectures), load ``module:function`` references, and check every name against the
-    registry (ValueError lists valid ones); a scheme from outside initcore is tried once on a
-    small model and on the architectures of ``configs`` (recipes) first
-    (:func:`initcore.user_schemes.check_scheme`), so that one that leaves NaN, changes a
-    weight's shape or dtype, or is not reproducible per seed fails in one line before any work."""
+    """Expand ``all`` (the schemes that apply to the recipes' architectures), load
+    ``module:function`` references, and check every name against the registry (ValueError lists
+    valid ones); a scheme from outside initcore is tried once on a small model and on the
+    architectures of ``configs`` (recipes) first (:func:`initcore.user_schemes.check_scheme`),
+    so that one that leaves NaN, changes a weight's shape or dtype, or is not reproducible per
+    seed fails in one line before any work."""
     resolved = [initializers.resolve(n) for n in names if n != "all"]
     if "all" in names:
         # 'all' means every scheme that can build these nets: the residual-net schemes

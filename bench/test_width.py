@@ -126,7 +126,10 @@ def _doublings(width: int) -> int:
 # Measured (docs/width.md, seeds 0-1): on MNIST-5k with inputs in [-1, 1], widths 128-1024 and 3
 # epochs, SP's optimum does not drift (-6, -5, -5, -5) and no width diverges: the input layer
 # (fan-in 784, fixed) sets the stability limit. mup's demo sees the drift on CIFAR-10 at widths
-# up to 8192. strict: the day it drifts, this test fails and the xfail must go.
+# up to 8192. Seven variants probed (docs/width.md, "what was tried": momentum 0, inputs in
+# [0, 1], mup's input/output multipliers, tanh): with ReLU a narrow net's dead-unit collapse
+# cancels SP's width-growing logits; with tanh SP's loss above the edge grows with width but
+# the optimum moves 1 step in 3 doublings. strict: the day it drifts, the xfail must go.
 @pytest.mark.xfail(strict=True, reason="SP's optimum does not drift at these widths on MNIST-5k "
                    "(measured -6, -5, -5, -5; docs/width.md)")
 def test_lr_transfer_sp_optimum_drifts(sweep_table) -> None:
@@ -148,6 +151,7 @@ def test_lr_transfer_mup_optimum_stays(sweep_table) -> None:
     assert (moved <= 1).all(), f"muP: an optimum moved more than one grid step:\n{best}"
 
 
+# Also missed by <= 0.002 in the tanh probes (docs/width.md): 0.416, 0.407, 0.399, 0.400.
 @pytest.mark.xfail(strict=True, reason="measured: width 1024 0.2906 vs 512 0.2879 at muP's "
                    "optimum, 2 seeds (docs/width.md): within seed noise, not monotone")
 def test_lr_transfer_mup_wider_is_better(sweep_table) -> None:

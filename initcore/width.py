@@ -39,9 +39,17 @@ SWEEP_FILE = "lr_sweep.csv"
 # mup's coordinate-check band (mup/test: 1/1.2 < l1(wide) / l1(narrow) < 1.2)
 MUP_BAND = 1.2
 COORD_LR = {"sgd": 0.1, "adam": 1e-3}  # mup's get_coord_data defaults
-# The learning-rate sweep's recipe (mup's MLP demo: SGD momentum 0.9, batch 64, no biases); the
-# hidden widths are set per width (width_recipe)
-SWEEP_RECIPE = Recipe(hidden=(128, 128), bias=False, momentum=0.9, batch_size=64, epochs=3)
+# The learning-rate sweep's recipe, as mup's MLP demo (examples/MLP/demo.ipynb): plain SGD
+# (momentum 0), batch 64, no biases, the readout zero-initialized under SP too, and its input
+# multiplier 1/256 (SWEEP_INPUT_MULT). tanh, not the demo's ReLU: with ReLU a narrow net's
+# dead-unit collapse at large lr cancels SP's width-growing instability at widths 128-1024
+# (docs/width.md, "what was tried"). The hidden widths are set per width (width_recipe).
+SWEEP_RECIPE = Recipe(hidden=(128, 128), bias=False, momentum=0.0, batch_size=64, epochs=3,
+                      activation="tanh")
+# mup's demo: the first layer's weights x 16 at init and its output x 1/16, i.e. its
+# effective learning rate / 256; this takes the input layer (fan-in 784 at every width) out of
+# the stability limit, which then is set by the width-dependent layers (docs/width.md).
+SWEEP_INPUT_MULT = 1 / 256
 
 
 def layer_names(n_layers: int) -> list[str]:
@@ -56,6 +64,22 @@ def width_recipe(base: Recipe, width: int, parametrization: str, base_width: int
     depth = len(base.hidden)
     return parametrize(replace(base, hidden=(width,) * depth), parametrization,
                        (base_width,) * depth, readout)
+
+
+def with_input_mult(recipe: Recipe, input_mult: float) -> Recipe:
+    """``recipe`` with an input multiplier a (mup's demo: weights / sqrt(a) at init, the first
+    layer's output x sqrt(a)) folded in: the acting weights are unchanged and the first layer's
+    learning rate is multiplied by a (exact for SGD, with or without momentum)."""
+    lr = list(recipe.multipliers("lr_mult"))
+    lr[0] *= input_mult
+    return replace(recipe, lr_mult=tuple(lr), bias_lr_mult=recipe.multipliers("bias_lr_mult"))
+
+
+def zero_readout(recipe: Recipe) -> Recipe:
+    """``recipe`` with its readout zero-initialized (every other layer's init as it was)."""
+    init = list(recipe.multipliers("init_mult"))
+    init[-1] = 0.0
+    return replace(recipe, init_mult=tuple(init))
 
 
 def coord_check(data: Dataset, recipe: Recipe, parametrization: str, *,
@@ -118,15 +142,19 @@ def flat_ratios(table: pd.DataFrame, narrow: int, wide: int) -> pd.DataFrame:
 
 def lr_sweep(data: Dataset, recipe: Recipe, parametrization: str, widths: Sequence[int],
              log2_lrs: Sequence[float], *, base_width: int, init: str = "lecun_normal",
-             seeds: Sequence[int] = (0,), readout: str = "zero",
+             seeds: Sequence[int] = (0,), readout: str = "zero", input_mult: float = 1.0,
              progress=None) -> pd.DataFrame:
     """One row per (width, log2 lr, seed): the last epoch's mean train loss (inf if the model
-    diverged), trained by the grid trainer with ``recipe`` at every width."""
+    diverged), trained by the grid trainer with ``recipe`` at every width. ``readout="zero"``
+    zero-initializes the readout under SP too (mup's demo); ``input_mult``:
+    :func:`with_input_mult`."""
     records = []
     for width in widths:
         for log2_lr in log2_lrs:
-            config = replace(width_recipe(recipe, width, parametrization, base_width, readout),
-                             lr=2.0 ** log2_lr)
+            config = width_recipe(recipe, width, parametrization, base_width, readout)
+            if readout == "zero":
+                config = zero_readout(config)
+            config = replace(with_input_mult(config, input_mult), lr=2.0 ** log2_lr)
             for run in train_grid([init], seeds, data, config):
                 last = run.epochs[-1]
                 loss = math.inf if run.diverged or not math.isfinite(last.train_loss) \

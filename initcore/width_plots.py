@@ -70,7 +70,7 @@ def plot_lr_sweep(table: pd.DataFrame, path: str | Path) -> Path:
             ax.plot(opt["best_log2_lr"], opt["train_loss"], "*", ms=12, color=line.get_color())
         ax.set_title(f"{NAMES.get(param, param)} ({part['optimizer'].iloc[0]})")
         ax.set_xlabel("log2 learning rate")
-        ax.set_ylim(top=top)
+        ax.set_ylim(0, top)  # losses far above ln 10 (SP past its edge: 10^3) would hide the rest
     axes[0][0].set_ylabel("final train loss (seed mean; ★ optimum)")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()

@@ -116,10 +116,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[EXIT_KEY] = exitstatus
     folder = session.config.stash.get(RUN_DIR_KEY, None)
     if folder is not None and folder.is_dir():  # the controller, after the last test
-        from initcore import runs
         from initcore import session as bench_session
 
-        runs.write_leaderboard(folder)
+        bench_session.BenchSession.of(session.config).write_leaderboard(folder)
         bench_session.write_markdown(session.config, folder)
 
 

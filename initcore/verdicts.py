@@ -65,16 +65,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .options import MAX_SEEDS  # default --max-seeds of --seeds auto (declared with it)
 from .regression import ALPHA, MIN_ACC_DROP
 
 MARGIN = MIN_ACC_DROP  # default equivalence margin (fraction): 0.5 point, the gate's floor
-MAX_SEEDS = 30  # default --max-seeds of --seeds auto
 SPENDINGS = ("pocock", "obrien-fleming")
 VERDICTS = ("better", "worse", "equivalent", "undecided")
 REFERENCE = "he_normal"
@@ -261,6 +261,9 @@ class Design:
     margin: float = MARGIN  # equivalence margin (fraction)
     alpha: float = ALPHA  # family-wise error rate of the whole board
     spending: str = "pocock"
+    comparisons: int | None = None  # K of the board the alpha is shared by; None: counted
+    # from the rows judged (a bench session's loop judges one experiment at a time, but the
+    # board it answers to is the whole profile's: its K is given, so loop and leaderboard agree)
 
     def __post_init__(self) -> None:
         spent(self.alpha, 1.0, self.spending)  # ValueError for an unknown spending
@@ -290,7 +293,7 @@ def board(final: pd.DataFrame, builtin: set[str], design: Design = Design(),
     trains_at = chance + 0.20 if trains_at is None else trains_at
     keys = [c for c in ("experiment", "dataset", "model") if c in final.columns]
     cells = list(final.groupby(keys, sort=False))
-    k = sum(2 * final_part["init"].nunique() for _, final_part in cells)  # K of the board
+    k = design.comparisons or sum(2 * part["init"].nunique() for _, part in cells)  # K
     share = design.alpha / max(k, 1)
     rows = []
     for cell, part in cells:
@@ -417,8 +420,7 @@ def train_until_decided(train: Callable[[tuple[int, ...]], pd.DataFrame], builti
     ``n / max_seeds``. ``report``: called with one line per look."""
     if batch < 1 or max_seeds < batch:
         raise ValueError(f"need 1 <= batch <= max_seeds, got batch {batch}, max {max_seeds}")
-    design = Design(batch, max_seeds, **({} if design is None else {
-        "margin": design.margin, "alpha": design.alpha, "spending": design.spending}))
+    design = replace(design or Design(), batch=batch, max_seeds=max_seeds)
     tables: list[pd.DataFrame] = []
     n, verdicts, start = 0, pd.DataFrame(), time.perf_counter()
     while n < max_seeds:
@@ -426,9 +428,7 @@ def train_until_decided(train: Callable[[tuple[int, ...]], pd.DataFrame], builti
         tables.append(train(seeds))
         n += len(seeds)
         epochs = pd.concat(tables, ignore_index=True)
-        verdicts = board(finals(epochs), builtin, Design(batch, max_seeds, design.margin,
-                                                         design.alpha, design.spending),
-                         chance, margins=margins)
+        verdicts = board(finals(epochs), builtin, design, chance, margins=margins)
         left = undecided(verdicts, builtin)
         if report:
             report(f"--seeds auto: {n} seeds ({time.perf_counter() - start:.0f} s), "

@@ -36,7 +36,10 @@ called ``better`` or ``worse`` with probability at most ``level``.
 the best built-in scheme) is one family: each comparison gets ``ALPHA / K`` (Bonferroni over its
 K comparisons), so the probability of even one wrong verdict on the board is at most ``ALPHA``
 (0.01, the gate's), whatever the dependence between comparisons. The best built-in scheme is
-chosen from the data: that one reference is a selected one, as in any "vs best" table.
+chosen from the data: that one reference is a selected one, as in any "vs best" table. A
+``pytest bench --seeds auto`` session judges each experiment's looks on their own but as part
+of the whole profile's board: its K is given (``Design.comparisons``), the same in the loop and
+in the leaderboard.
 
 **Seeds until decided** (``--seeds auto``): seeds are trained in batches of the profile's seed
 count ("looks" at n_1 < n_2 < ... <= ``max_seeds``) and each undecided comparison is judged

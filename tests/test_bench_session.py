@@ -77,10 +77,16 @@ def broken(weight, generator):
 '''
 
 
-def test_bench_from_a_scratch_folder_with_a_user_scheme(tmp_path: Path) -> None:
+def test_bench_from_a_scratch_folder_with_a_user_scheme(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """README "Benchmark your own initializer": from a folder that is not the repository, with
     the scheme in a file there, `pytest bench --init mymodule:my_init` trains it in every smoke
-    experiment, tests it and ranks it in leaderboard.csv."""
+    experiment, tests it and ranks it in leaderboard.csv.
+
+    Started with PYTEST_XDIST_WORKER set, as a child of an xdist worker inherits it: the plugin
+    once took that for being a worker itself and wrote no run.json, leaderboard or summary
+    (14 failures under `pytest tests -n 2`); it asks the config (``workerinput``) now."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
     (tmp_path / "mymodule.py").write_text(USER_MODULE)
     proc = cli_helpers.run_bench("--init", "mymodule:my_init", "--seeds", "2", "--report-dir",
                                  "r", "-k", "my_init", "-rA", cwd=tmp_path)

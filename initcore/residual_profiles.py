@@ -152,8 +152,8 @@ _M1D_TRAINS = ("the seed recipe's net learns MNIST-1D, far below the paper's MLP
 # Ceilings where the scheme fails (why in the Bound); floors for every scheme that trains.
 _M1D_FAILS = {
     "zeros": "W=b=0: only the output bias learns -> one class (8.9% of MNIST-1D's test set)",
-    "seed_zero": "W=0, random b: the hidden units ignore the input for 10 epochs -> one class",
-    "random_large": "N(0,1): the first steps' huge gradients kill most hidden ReLUs",
+    "seed_zero": "W=0, random b: still one class after 10 epochs (on MNIST it takes off later)",
+    "random_large": "N(0,1): as on MNIST, the first steps' huge gradients kill most hidden ReLUs",
     "random_normal": "N(0,0.01^2): the signal shrinks ~10x per layer; 25 points behind He",
 }
 MNIST1D_SEED_BOUNDS: dict[str, tuple[Bound, ...]] = {

@@ -526,8 +526,12 @@ class TrainedExperiments:
         """The experiment's per-epoch and summary tables (:func:`initcore.runs.tables`)."""
         return runs.tables(experiment, results, sizes, run_id=reports.shared_run_id(),
                            env=reports.environment(experiment.config.device),
-                           model=experiment.config.model_name(),
+                           model=self._model_name(experiment),
                            profile=self.bench.profile_name, calibration=self.calibration)
+
+    def _model_name(self, experiment: Experiment) -> str:
+        dataset = self.datasets(experiment.dataset)
+        return experiment.config.model_name(dataset.n_features, dataset.n_classes)
 
     def _report(self, epochs: pd.DataFrame, summary: pd.DataFrame,
                 done: list[shards.PartResult]) -> None:

@@ -200,7 +200,8 @@ def handle(args: argparse.Namespace) -> int:
                                   finished=_ray_progress(grid, bar))
                 results, sizes = shards.ordered_results(grid, done, partial=shard is not None)
     except ray_backend.ShardsFailed as e:
-        return _keep_finished(args, run_dir, grid, e)
+        return _keep_finished(args, run_dir, grid, e,
+                              config.model_name(dataset.n_features, dataset.n_classes))
     except BaseException:
         runs.release(run_dir)  # nothing of this run was written: the id is free again
         raise
@@ -249,14 +250,14 @@ def _ray_progress(grid: Experiment, bar: tqdm
 
 
 def _keep_finished(args: argparse.Namespace, run_dir: Path, grid: Experiment,
-                   failure: ray_backend.ShardsFailed) -> int:
+                   failure: ray_backend.ShardsFailed, model: str) -> int:
     """A shard failed for good: keep the finished shards' rows in the run folder (left
     incomplete, no run.json), name the failed shards, exit 1."""
     if failure.done:
         results, sizes = shards.ordered_results(grid, failure.done, partial=True)
         epochs, _ = runs.tables(grid, results, sizes, run_id=run_dir.name,
                                 env=reports.environment(args.device),
-                                model=grid.config.model_name())
+                                model=model)
         runs.write_rows(run_dir, epochs, None, failure.done, whole=True)
         kept = f"the finished shards' rows are in {run_dir} (incomplete: no {reports.MARKER_FILE})"
     else:

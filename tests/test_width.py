@@ -70,3 +70,14 @@ def test_coordcheck_cli_bad_input_is_one_line(tmp_path, capsys, argv, message) -
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     assert not any(tmp_path.iterdir()), "nothing may be written on bad input"
+
+
+def test_sweep_multipliers_fold_into_the_recipe() -> None:
+    """mup's demo as recipe multipliers: an input multiplier a scales the first layer's lr by a
+    (the acting weights are unchanged); the zero readout zeroes the last layer's init only."""
+    from initcore.width import width_recipe, with_input_mult, zero_readout
+    sp = zero_readout(with_input_mult(width_recipe(TINY, 64, "sp", 16), 1 / 256))
+    assert sp.lr_mult == (1 / 256, 1.0, 1.0) and sp.init_mult == (1.0, 1.0, 0.0)
+    mup = with_input_mult(width_recipe(TINY, 64, "mup", 16), 1 / 256)  # muP: input lr x m = 4
+    assert mup.lr_mult == pytest.approx((4 / 256, 1.0, 1 / 4)), mup.lr_mult
+    assert mup.init_mult[-1] == 0.0

@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     # 2. the trainers
     "initcore.train": 2, "initcore.grid": 2, "initcore.recipes": 2, "initcore.resgrid": 2,
     "initcore.parametrization": 2,  # per-layer multipliers of a recipe (muP)
+    "initcore.distinct": 2,  # cells of a grid that train identically, trained once
     "initcore.user_schemes": 2,
     # 3. measurements on trained or initialized models, the reports and the regression rule
     "initcore.probes": 3, "initcore.speed": 3, "initcore.memory": 3, "initcore.reports": 3,

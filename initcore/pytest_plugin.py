@@ -160,6 +160,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(wide)
 
 
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]
+                                   ) -> list[str]:
+    """``pytest bench --collect-only``: the plan of what the session would train (this shard's
+    parts under --shard): model-epochs and predicted time per experiment (initcore.costs)."""
+    if not (config.option.collectonly and is_bench_session(config)) or _is_xdist_worker():
+        return []
+    from initcore import costs, session  # a bench session: torch is loaded already
+
+    bench = session.BenchSession.of(config)
+    return costs.plan_lines(bench.profile.experiments, bench.report_dir)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     folder = config.stash.get(RUN_DIR_KEY, None) or config.stash.get(REPORTED_KEY, None)
     if folder is None or _is_xdist_worker():

@@ -50,6 +50,7 @@ LAYERS: dict[str, int] = {
     # the grid cut into shards, their merge, and the Ray backend that runs them (ray imported
     # lazily, only by that backend)
     "initcore.shards": 4, "initcore.ray_backend": 4,
+    "initcore.costs": 4,  # planned model-epochs and predicted time, rates learned from reports
     # one run: claim, train (local, shard, Ray), tables, rows, complete, history, leaderboard
     "initcore.runs": 4,
     # 5. the entry points: the command line, the pytest plugin and its session logic

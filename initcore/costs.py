@@ -183,6 +183,7 @@ class Planned:
     fraction: float  # of the matmul rate, predicted
     source: str  # where the fraction came from: reports, reports (kind), built-in
     seconds: float  # predicted wall time of training and evaluation
+    train_seconds: float  # of which training (what the reports' seconds column times)
 
 
 def plan(experiments: Sequence[Experiment], rates: Rates, gflops: float | None = None
@@ -196,8 +197,10 @@ def plan(experiments: Sequence[Experiment], rates: Rates, gflops: float | None =
         model = e.config.model_name(features, classes)
         fraction, source = rates.fraction(model)
         work = flops(e, model_epochs(e))
+        train_work = 6 * weights(e) * shape_of(e.dataset)[0] * model_epochs(e)
         out.append(Planned(e.name, model, len(e.inits) * len(e.seeds), model_epochs(e),
-                           work / 1e9, fraction, source, work / 1e9 / (fraction * rate)))
+                           work / 1e9, fraction, source, work / 1e9 / (fraction * rate),
+                           train_work / 1e9 / (fraction * rate)))
     return out
 
 
@@ -232,3 +235,61 @@ def plan_lines(experiments: Sequence[Experiment], report_dir: str | Path | None)
     lines = plan_table(plan(experiments, rates, gflops), gflops)
     lines.append(f"  (rates from {rates.rows} report rows; initcore.costs)")
     return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Actual against planned (pytest bench writes it into the run folder)
+# ---------------------------------------------------------------------------------------------
+
+PLAN_FILE = "plan.csv"
+
+
+def actual_vs_planned(epochs: pd.DataFrame, experiments: Sequence[Experiment], rates: Rates,
+                      gflops: float | None) -> pd.DataFrame:
+    """Per experiment trained, planned against actual training: model-epochs and seconds. The
+    actual seconds are the sum of the per-epoch rows' ``seconds`` (each the grid epoch's wall
+    time over its cells: summed over the cells, the training wall time; a model that diverged
+    stops adding rows, so a grid with divergences is slightly undercounted)."""
+    planned = {p.experiment: p for p in plan(experiments, rates, gflops)}
+    rows = []
+    for e in experiments:
+        mine = epochs[epochs["experiment"] == e.name] if "experiment" in epochs else epochs
+        if mine.empty:
+            continue
+        p, actual = planned[e.name], float(mine["seconds"].sum())
+        rows.append({"experiment": e.name, "model": p.model, "planned_model_epochs":
+                     p.model_epochs, "trained_model_epochs": len(mine),
+                     "matmul_gflops": gflops, "fraction": p.fraction, "rate_from": p.source,
+                     "planned_seconds": p.train_seconds, "actual_seconds": actual,
+                     "actual_over_planned": actual / p.train_seconds})
+    return pd.DataFrame(rows)
+
+
+def record(folder: Path, experiments: Sequence[Experiment], report_dir: str | Path | None
+           ) -> Path | None:
+    """Write ``<folder>/plan.csv`` (:func:`actual_vs_planned`) for a bench run folder, planned
+    at the run's own matmul calibration with the rates of the runs before it; None when
+    nothing was trained."""
+    path = folder / reports.EPOCHS_FILE
+    if not path.is_file():
+        return None
+    summary = folder / reports.SUMMARY_FILE
+    gflops = None
+    if summary.is_file():
+        calibration = reports.load(summary).get("matmul_gflops")
+        if calibration is not None and calibration.notna().any():
+            gflops = float(calibration.median())
+    rates = learn(summaries(report_dir, committed_baselines()))
+    table = actual_vs_planned(reports.load(path), experiments, rates, gflops)
+    return reports.write_csv_atomic(table, folder / PLAN_FILE)
+
+
+def record_lines(folder: Path) -> list[str]:
+    """The run's plan.csv as one line per experiment, for the terminal summary."""
+    path = folder / PLAN_FILE
+    if not path.is_file():
+        return []
+    table = pd.read_csv(path)
+    return [f"{r.experiment}: {r.trained_model_epochs} model-epochs trained in "
+            f"{format_seconds(r.actual_seconds)}, planned {format_seconds(r.planned_seconds)} "
+            f"({r.actual_over_planned:.2f}x)" for r in table.itertuples()]

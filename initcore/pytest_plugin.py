@@ -116,11 +116,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[EXIT_KEY] = exitstatus
     folder = session.config.stash.get(RUN_DIR_KEY, None)
     if folder is not None and folder.is_dir():  # the controller, after the last test
-        from initcore import runs
+        from initcore import costs, runs
         from initcore import session as bench_session
 
         runs.write_leaderboard(folder)
         bench_session.write_markdown(session.config, folder)
+        bench = bench_session.BenchSession.of(session.config)  # actual against planned
+        costs.record(folder, bench.profile.experiments, bench.report_dir)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -184,6 +186,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     title, lines = found
     terminalreporter.section(title)
     for line in lines:
+        terminalreporter.write_line(line)
+    from initcore import costs
+
+    for line in costs.record_lines(folder):  # training time, actual against planned
         terminalreporter.write_line(line)
 
 

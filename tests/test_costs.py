@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_helpers import run_bench
 
 from initcore import cli, costs, profiles
 from initcore.experiments import Experiment
@@ -72,3 +73,23 @@ def test_costs_dry_run_plans_and_writes_nothing(workdir: Path, capsys) -> None:
     line = next(s for s in out.splitlines() if s.strip().startswith("run "))
     assert line.split()[1:3] == ["4", "12"], f"4 models, 12 model-epochs expected: {line}"
     assert not (workdir / "r").exists(), "a dry run wrote the report folder"
+
+
+def test_costs_actual_vs_planned_sums_each_experiments_rows() -> None:
+    """Actual training seconds are the per-epoch rows' seconds summed over the experiment (each
+    the grid epoch's wall time over its cells): 2 cells x 3 epochs at 0.5 s -> 3 s."""
+    two = Experiment("two", "mnist-5k", Recipe(epochs=3), ("he_normal", "zeros"), (0,))
+    epochs = pd.DataFrame({"experiment": ["two"] * 6 + ["other"] * 2, "seconds": [0.5] * 8})
+    rates = costs.learn([pd.DataFrame([summary_row(two, 0.5, 100.0)])])
+    (row,) = costs.actual_vs_planned(epochs, [two], rates, 100.0).to_dict("records")
+    assert row["actual_seconds"] == 3.0 and row["trained_model_epochs"] == 6, row
+    planned = 6 * costs.weights(two) * 4_000 * 6 / (0.5 * 100.0 * 1e9)
+    assert row["planned_seconds"] == pytest.approx(planned), row
+    assert row["actual_over_planned"] == pytest.approx(3.0 / planned)
+
+
+def test_costs_bench_collect_only_prints_the_plan() -> None:
+    result = run_bench("--collect-only", "--profile", "smoke", timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    plan = [line for line in result.stdout.splitlines() if line.startswith("  seed-recipe")]
+    assert plan and plan[0].split()[1:3] == ["60", "180"], result.stdout[-2000:]

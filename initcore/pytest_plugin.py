@@ -23,7 +23,6 @@ by ``bench/conftest.py`` as ``--NAME``; the session reads them once
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 import pytest
@@ -91,8 +90,12 @@ def is_bench_session(config: pytest.Config) -> bool:
         options.bench_getter(config)("profile") != "smoke"
 
 
-def _is_xdist_worker() -> bool:
-    return bool(os.environ.get("PYTEST_XDIST_WORKER"))
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    """True in a pytest-xdist worker of this session. Asked of the session's config (xdist gives
+    its workers ``config.workerinput``), not of the environment: a ``pytest bench`` started as a
+    child process by a test running in an xdist worker inherits PYTEST_XDIST_WORKER, yet is a
+    session of its own and must write its own report folder."""
+    return hasattr(config, "workerinput")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads --benchmark-json
@@ -103,7 +106,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     session.load_user_schemes(config)  # every process: the workers collect the tests too
     bench = session.BenchSession.of(config)  # every option read and checked, once
-    if _is_xdist_worker():
+    if _is_xdist_worker(config):
         return
 
     folder, benchmark_json = bench.start()
@@ -176,7 +179,7 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     folder = config.stash.get(RUN_DIR_KEY, None) or config.stash.get(REPORTED_KEY, None)
-    if folder is None or _is_xdist_worker():
+    if folder is None or _is_xdist_worker(config):
         return
     from initcore import session  # a bench session's controller only
 
@@ -269,7 +272,7 @@ def trained(pytestconfig, profile, dataset_loader, calibration, tmp_path_factory
     from initcore import session
 
     shared = tmp_path_factory.getbasetemp()
-    if _is_xdist_worker():
+    if _is_xdist_worker(pytestconfig):
         shared = shared.parent  # the folder all workers of this session share
     else:
         pytestconfig.stash[REPORTED_KEY] = session.run_dir(pytestconfig)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +13,14 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_bench(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_bench(*args: str, cwd: Path = ROOT, timeout: int = 600,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``pytest bench -q -p no:cacheprovider ARGS`` in a child process, as a user runs it (from
-    the repository, or from ``cwd``: a folder without ``bench`` gets the installed suite)."""
+    the repository, or from ``cwd``: a folder without ``bench`` gets the installed suite), with
+    this process's environment plus ``env``."""
     command = [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider", *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
 
 
 def files_under(folder: Path) -> list[str]:
@@ -41,3 +46,11 @@ def assert_same_run(single: Path, merged: Path) -> None:
     a, b = text_table(single, "summary.csv"), text_table(merged, "summary.csv")
     columns = [c for c in ["experiment", *SUMMARY_COLUMNS] if c in a]
     pd.testing.assert_frame_equal(a[columns], b[columns])
+
+
+def strict_load(text: str):
+    """json.loads that refuses NaN, Infinity and -Infinity, as JavaScript's JSON.parse does."""
+    def refuse(constant: str):
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    return json.loads(text, parse_constant=refuse)

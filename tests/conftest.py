@@ -27,6 +27,23 @@ MNIST_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
+# pytest-xdist tells a worker's own code which worker it is through these variables; a test that
+# starts `pytest bench` or `initcore` as a child process would pass them on, and the child would
+# then believe it is an xdist worker (pytest-benchmark disables itself, and a bench session skips
+# writing its report folder). xdist itself knows its workers by `config.workerinput`, not by
+# these, so the unit tests drop them once per worker: every child is a session of its own, and
+# `pytest tests -n 2` is safe.
+XDIST_WORKER_ENV = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _children_are_sessions_of_their_own() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as env:
+        for name in XDIST_WORKER_ENV:
+            env.delenv(name, raising=False)
+        yield
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _one_torch_thread() -> Iterator[None]:
     """One intra-op thread for each test module, module-scoped fixtures included; restored

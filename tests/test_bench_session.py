@@ -17,6 +17,8 @@ import cli_helpers
 import pandas as pd
 import pytest
 
+from initcore import markdown, reports
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -30,12 +32,26 @@ def the_run_folder(report_dir: Path) -> Path:
     return folders[0]
 
 
-def test_bench_session_leaves_benchmark_json(tmp_path: Path) -> None:
-    proc = run_bench("--seeds", "1", "-k", "he_normal", report_dir=tmp_path)
+def test_bench_session_leaves_strict_benchmark_json_and_markdown(tmp_path: Path) -> None:
+    """One small session (one seed, the he_normal cells and the peak-memory benchmark), checked
+    for everything such a session leaves:
+
+    * a parseable benchmark.json in the run folder with he_normal's raw timings, and no
+      pytest-benchmark private storage left behind;
+    * every JSON file strict: the peak-memory benchmark's device_peak_mb is NaN on a CPU and must
+      be written as null, as must anything in run.json;
+    * with $GITHUB_STEP_SUMMARY set the run's verdicts are appended to it, and --markdown writes
+      the same text."""
+    step = tmp_path / "step.md"
+    reports_dir = tmp_path / "r"
+    proc = cli_helpers.run_bench(
+        "--report-dir", str(reports_dir), "--seeds", "1", "--run-id", "1e5",
+        "--markdown", str(tmp_path / "run.md"), "-k", "peak_memory or he_normal",
+        env={markdown.STEP_SUMMARY_ENV: str(step)})
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"pytest bench failed (exit {proc.returncode}):\n{output[-4000:]}"
     assert "Traceback" not in output, f"a traceback in the session:\n{output[-4000:]}"
-    run = the_run_folder(tmp_path)
+    run = the_run_folder(reports_dir)
     saved = json.loads((run / "benchmark.json").read_text())
     names = [b["name"] for b in saved["benchmarks"]]
     assert any("he_normal" in name for name in names), f"he_normal's timing missing: {names}"
@@ -43,6 +59,19 @@ def test_bench_session_leaves_benchmark_json(tmp_path: Path) -> None:
     assert not (run / ".benchmark-storage").exists(), (
         f"pytest-benchmark's private storage left behind in {run}: {list(run.iterdir())}")
     assert {"epochs.csv", "summary.csv", "run.json"} <= {p.name for p in run.iterdir()}
+
+    files = sorted(reports_dir.rglob("*.json"))
+    assert {p.name for p in files} >= {"benchmark.json", "run.json"}, files
+    for path in files:
+        cli_helpers.strict_load(path.read_text())  # raises on NaN / Infinity
+    peaks = [b["extra_info"]["device_peak_mb"] for b in saved["benchmarks"]
+             if "device_peak_mb" in b["extra_info"]]
+    assert peaks and all(p is None for p in peaks), f"CPU run: no device peak -> null: {peaks}"
+    text = (tmp_path / "run.md").read_text()
+    assert step.read_text() == text + "\n", "the step summary holds the same text"
+    assert text.startswith("## initcore: smoke profile, run 1e5"), text
+    assert "baseline cells judged" in text and "### Leaderboard" in text, text
+    assert reports.load(run)["run_id"].eq("1e5").all()
 
 
 @pytest.mark.parametrize("option", ["--benchmark-json", "--benchmark-autosave"])
@@ -77,10 +106,16 @@ def broken(weight, generator):
 '''
 
 
-def test_bench_from_a_scratch_folder_with_a_user_scheme(tmp_path: Path) -> None:
+def test_bench_from_a_scratch_folder_with_a_user_scheme(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """README "Benchmark your own initializer": from a folder that is not the repository, with
     the scheme in a file there, `pytest bench --init mymodule:my_init` trains it in every smoke
-    experiment, tests it and ranks it in leaderboard.csv."""
+    experiment, tests it and ranks it in leaderboard.csv.
+
+    Started with PYTEST_XDIST_WORKER set, as a child of an xdist worker inherits it: the plugin
+    once took that for being a worker itself and wrote no run.json, leaderboard or summary
+    (14 failures under `pytest tests -n 2`); it asks the config (``workerinput``) now."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
     (tmp_path / "mymodule.py").write_text(USER_MODULE)
     proc = cli_helpers.run_bench("--init", "mymodule:my_init", "--seeds", "2", "--report-dir",
                                  "r", "-k", "my_init", "-rA", cwd=tmp_path)

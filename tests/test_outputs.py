@@ -6,28 +6,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import strict_load
 
 from initcore import leaderboard, markdown, reports
 from initcore.train import EpochMetrics, RunResult
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {"commit": "1234567", "torch_version": "2.14.1", "device": "cpu", "host": "0042"}
-
-
-def strict_load(text: str):
-    """json.loads that refuses NaN, Infinity and -Infinity, as JavaScript's JSON.parse does."""
-    def refuse(constant: str):
-        raise ValueError(f"non-standard JSON constant {constant}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,38 +181,6 @@ def test_compare_writes_markdown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                    "--markdown", str(out)])
     assert status == 0
     assert "**no regression**: 1 of 1 baseline cells judged" in out.read_text()
-
-
-# ---------------------------------------------------------------------------------------------
-# A bench session, end to end: every JSON file strict, the markdown on the CI page
-# ---------------------------------------------------------------------------------------------
-
-def test_bench_session_writes_strict_json_and_markdown(tmp_path: Path) -> None:
-    """The peak-memory benchmark's device_peak_mb is NaN on a CPU: benchmark.json must still be
-    strict JSON (null there), as must run.json; with $GITHUB_STEP_SUMMARY set the run's verdicts
-    are appended to it, and --markdown writes the same text."""
-    step = tmp_path / "step.md"
-    env = {**os.environ, markdown.STEP_SUMMARY_ENV: str(step)}
-    command = [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider",
-               "--report-dir", str(tmp_path / "r"), "--seeds", "1", "--run-id", "1e5",
-               "--markdown", str(tmp_path / "run.md"), "-k", "peak_memory or he_normal"]
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env=env)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0 and "Traceback" not in output, output[-4000:]
-    files = sorted((tmp_path / "r").rglob("*.json"))
-    assert {p.name for p in files} >= {"benchmark.json", "run.json"}, files
-    for path in files:
-        strict_load(path.read_text())  # raises on NaN / Infinity
-    saved = json.loads((tmp_path / "r" / "1e5" / "benchmark.json").read_text())
-    peaks = [b["extra_info"]["device_peak_mb"] for b in saved["benchmarks"]
-             if "device_peak_mb" in b["extra_info"]]
-    assert peaks and all(p is None for p in peaks), f"CPU run: no device peak -> null: {peaks}"
-    text = (tmp_path / "run.md").read_text()
-    assert step.read_text() == text + "\n", "the step summary holds the same text"
-    assert text.startswith("## initcore: smoke profile, run 1e5"), text
-    assert "baseline cells judged" in text and "### Leaderboard" in text, text
-    assert reports.load(tmp_path / "r" / "1e5")["run_id"].eq("1e5").all()
 
 
 def test_load_numbers_keep_pandas_missing_values(tmp_path: Path) -> None:

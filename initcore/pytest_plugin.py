@@ -169,7 +169,7 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
                                    ) -> list[str]:
     """``pytest bench --collect-only``: the plan of what the session would train (this shard's
     parts under --shard): model-epochs and predicted time per experiment (initcore.costs)."""
-    if not (config.option.collectonly and is_bench_session(config)) or _is_xdist_worker():
+    if not (config.option.collectonly and is_bench_session(config)) or _is_xdist_worker(config):
         return []
     from initcore import costs, session  # a bench session: torch is loaded already
 

@@ -43,8 +43,9 @@ RESMLP = Recipe(arch="resmlp", blocks=64, width=128, epochs=1)
 measured = []
 for label, config, models in (("seed net", SEED, 4), ("seed net", SEED, 16),
                               ("seed net", SEED, 64), ("resmlp 64x128", RESMLP, 4)):
-    experiment = Experiment("x", "mnist", config, ("he_normal",), tuple(range(models)))
-    seconds = grid_epoch(mnist, config, ("he_normal",), range(models))
+    init = "fixup" if config.arch == "resmlp" else "he_normal"  # He diverges at 64 blocks
+    experiment = Experiment("x", "mnist", config, (init,), tuple(range(models)))
+    seconds = grid_epoch(mnist, config, (init,), range(models))
     gflop = 6 * costs.weights(experiment) * rows * models / 1e9
     measured.append((label, models, seconds, gflop / seconds))
     print(f"{label} G={models}: {seconds:.2f} s/epoch, {seconds / models:.3f} s/model-epoch, "
@@ -56,8 +57,9 @@ mnist5k, mnist1d = data.load("mnist-5k"), data.load("mnist1d")
 for label, dataset, config, models in (
         ("resmlp 64x128 mnist-5k", mnist5k, RESMLP, 8),
         ("mnist1d-mlp recipe", mnist1d, replace(MNIST1D_RECIPE, epochs=1), 5)):
-    experiment = Experiment("x", dataset.name, config, ("he_normal",), tuple(range(models)))
-    seconds = grid_epoch(dataset, config, ("he_normal",), range(models))
+    init = "fixup" if config.arch == "resmlp" else "he_normal"  # He diverges at 64 blocks
+    experiment = Experiment("x", dataset.name, config, (init,), tuple(range(models)))
+    seconds = grid_epoch(dataset, config, (init,), range(models))
     gflop = 6 * costs.weights(experiment) * dataset.x_train.shape[0] * models / 1e9
     n_steps = -(-dataset.x_train.shape[0] // config.batch_size)
     measured.append((label, models, seconds, gflop / seconds))

@@ -276,12 +276,15 @@ def record(folder: Path, experiments: Sequence[Experiment], report_dir: str | Pa
         return None
     summary = folder / reports.SUMMARY_FILE
     gflops = None
-    if summary.is_file():
-        calibration = reports.load(summary).get("matmul_gflops")
-        if calibration is not None and calibration.notna().any():
-            gflops = float(calibration.median())
-    rates = learn(summaries(report_dir, committed_baselines()))
-    table = actual_vs_planned(reports.load(path), experiments, rates, gflops)
+    try:
+        if summary.is_file():
+            calibration = reports.load(summary).get("matmul_gflops")
+            if calibration is not None and calibration.notna().any():
+                gflops = float(calibration.median())
+        rates = learn(summaries(report_dir, committed_baselines()))
+        table = actual_vs_planned(reports.load(path), experiments, rates, gflops)
+    except (OSError, ValueError, KeyError, reports.ReportError):
+        return None  # the plan is advice: an unreadable report is the gate's to report
     return reports.write_csv_atomic(table, folder / PLAN_FILE)
 
 

@@ -63,7 +63,8 @@ def test_broken_he_is_caught(factor, profile, dataset_loader, request, pytestcon
         _, current = runs.tables(replace(experiment, inits=(name,)), results,
                                  [len(results)] * len(results), run_id="sensitivity",
                                  env=reports.environment("cpu"),
-                                 model=experiment.config.model_name())
+                                 model=experiment.config.model_name(dataset.n_features,
+                                                                    dataset.n_classes))
         current = current.assign(init="he_normal", experiment=experiment.name)
         # Judged as the gate judges one cell of the whole profile (family-wise threshold).
         verdicts = regression.compare(base[base["init"] == "he_normal"], current,

@@ -28,6 +28,11 @@ _SMOKE_SRC = "mnist-5k, 3 epochs, seeds 0-9 (initcore run --seeds 10)"
 # (OMP_NUM_THREADS=2 is this 2-core machine's default and gave identical numbers); 54 of the 130
 # cells changed under the portable kernels, by up to 0.6 point for the schemes that train.
 _PERTURBED = "5 kernel perturbations x seeds 0-9"
+# `pytest bench --seeds auto` trains up to 30 seeds (initcore.options.MAX_SEEDS), and every seed
+# must pass a per-seed bound: the floors were re-checked on seeds 0-29 (default kernels, one
+# thread; issue 20's smoke run with --seeds auto). Where the lowest of the 30 sat less than 2
+# points above a floor, the floor moved to 2 points under it, rounded down to a whole point.
+_AUTO_30 = "seeds 0-29 (default kernels, OMP_NUM_THREADS=1, pytest bench --seeds auto)"
 
 
 def _high(min_acc: float, measured: str, why: str = _TRAINS) -> tuple[Bound, ...]:
@@ -71,21 +76,22 @@ SMOKE_BOUNDS: dict[str, tuple[Bound, ...]] = {
     "torch_default": _high(0.82, f"{_SMOKE_SRC}: mean 87.46, std 1.03, min 85.6; {_PERTURBED}: "
                            "min 85.5", "Var=1/(3 fan_in) shrinks the signal but 3 layers still "
                            "train"),
-    "xavier_uniform": _high(0.85, f"{_SMOKE_SRC}: mean 89.46, std 0.82, min 87.9; {_PERTURBED}: "
-                            "min 87.9"),
-    "xavier_normal": _high(0.85, f"{_SMOKE_SRC}: mean 89.65, std 0.99, min 88.6; {_PERTURBED}: "
-                           "min 88.0"),
-    "he_uniform": _high(0.85, f"{_SMOKE_SRC}: mean 89.79, std 0.92, min 88.3; {_PERTURBED}: "
-                        "min 88.2"),
+    "xavier_uniform": _high(0.84, f"{_SMOKE_SRC}: mean 89.46, std 0.82, min 87.9; {_PERTURBED}: "
+                            f"min 87.9; {_AUTO_30}: min 86.7"),
+    "xavier_normal": _high(0.84, f"{_SMOKE_SRC}: mean 89.65, std 0.99, min 88.6; {_PERTURBED}: "
+                           f"min 88.0; {_AUTO_30}: min 86.0"),
+    "he_uniform": _high(0.84, f"{_SMOKE_SRC}: mean 89.79, std 0.92, min 88.3; {_PERTURBED}: "
+                        f"min 88.2; {_AUTO_30}: min 86.8"),
     "he_normal": _high(0.85, f"{_SMOKE_SRC}: mean 90.01, std 0.91, min 88.8; {_PERTURBED}: "
                        "min 88.6"),
-    "lecun_normal": _high(0.85, f"{_SMOKE_SRC}: mean 88.86, std 0.74, min 87.9; {_PERTURBED}: "
-                          "min 87.9"),
-    "orthogonal": _high(0.85, f"{_SMOKE_SRC}: mean 88.80, std 0.78, min 87.5; {_PERTURBED}: "
-                        "min 87.4"),
-    "lsuv": _high(0.85, f"{_SMOKE_SRC}: mean 89.40, std 1.00, min 87.7; {_PERTURBED}: min 87.6"),
-    "seed_random": _high(0.85, f"{_SMOKE_SRC}: mean 89.52, std 0.81, min 88.3; {_PERTURBED}: "
-                         "min 88.3"),
+    "lecun_normal": _high(0.84, f"{_SMOKE_SRC}: mean 88.86, std 0.74, min 87.9; {_PERTURBED}: "
+                          f"min 87.9; {_AUTO_30}: min 86.7"),
+    "orthogonal": _high(0.84, f"{_SMOKE_SRC}: mean 88.80, std 0.78, min 87.5; {_PERTURBED}: "
+                        f"min 87.4; {_AUTO_30}: min 86.6"),
+    "lsuv": _high(0.84, f"{_SMOKE_SRC}: mean 89.40, std 1.00, min 87.7; {_PERTURBED}: min 87.6; "
+                  f"{_AUTO_30}: min 86.3"),
+    "seed_random": _high(0.83, f"{_SMOKE_SRC}: mean 89.52, std 0.81, min 88.3; {_PERTURBED}: "
+                         f"min 88.3; {_AUTO_30}: min 85.7"),
     # The schemes since 2016 (issue 12), measured with default kernels and under
     # ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 (_NEW_PERTURBED), seeds 0-9 each.
     "lecun_uniform": _high(0.85, f"{_SMOKE_SRC}: mean 89.07, std 0.86, min 87.7, max 89.9; "
@@ -94,21 +100,22 @@ SMOKE_BOUNDS: dict[str, tuple[Bound, ...]] = {
                                     f"90.6; {_NEW_PERTURBED}: mean 88.91, std 1.05, min 87.0"),
     "he_truncated_normal": _high(0.85, f"{_SMOKE_SRC}: mean 89.73, std 1.24, min 87.3, max 91.2; "
                                  f"{_NEW_PERTURBED}: mean 89.43, std 1.13, min 87.3"),
-    "orthogonal_relu": _high(0.85, f"{_SMOKE_SRC}: mean 89.45, std 1.00, min 87.7, max 91.3; "
-                             f"{_NEW_PERTURBED}: mean 89.38, std 1.08, min 87.4"),
+    "orthogonal_relu": _high(0.84, f"{_SMOKE_SRC}: mean 89.45, std 1.00, min 87.7, max 91.3; "
+                             f"{_NEW_PERTURBED}: mean 89.38, std 1.08, min 87.4; "
+                             f"{_AUTO_30}: min 86.8"),
     "identity": _IDENTITY_SMOKE,
     "zero_hadamard": _IDENTITY_SMOKE,
-    "metainit": (Bound(min_acc=0.25, why="MetaInit's GradQuotient favours small norms in a 3-layer "
-                       "net (0.03-0.2 x He's after 100 steps), and its signSGD steps of 0.1 in "
-                       "absolute norm swing such small norms by tens of percent from seed to "
-                       "seed: it learns, far slower than He and with a wide spread",
-                       measured=f"{_SMOKE_SRC}: mean 63.76, std 14.92, min 36.5, max 80.3; "
-                       f"{_NEW_PERTURBED}: the same to 0.1 point on every seed"),),
+    # metainit has no per-seed floor: on seeds 0-9 it learned (min 36.5%), but over seeds 0-29
+    # its spread is 19.8 points and seed 26 ends at 10.5% (chance), seed 17 at 22.9% (_AUTO_30;
+    # mean 60.36). MetaInit's GradQuotient favours small norms in a 3-layer net (0.03-0.2 x He's
+    # after 100 steps) and its signSGD steps of 0.1 in absolute norm swing such small norms by
+    # tens of percent from seed to seed. It keeps the checks every scheme without bounds of its
+    # own gets (bench/test_newcomers.py) and the leaderboard's verdicts.
 }
 # Every lower bound sits >= 2 points under the lowest of the 60 (seed, kernel) runs and >= 3.5
-# std under the mean. For the schemes of issue 12 (20 runs each): the same rule, except metainit
-# (std 15: 3.5 std reach below chance) whose floor sits 11 points under its lowest run and 15
-# over chance, and identity (see _IDENTITY_SMOKE).
+# std under the mean, and >= 2 points under the lowest of seeds 0-29 (_AUTO_30). For the schemes
+# of issue 12 (20 runs each): the same rule, except identity (see _IDENTITY_SMOKE) and metainit
+# (no floor: see above).
 
 _SEED_SRC = "full MNIST, seed recipe, seeds 0-2 (initcore run --dataset mnist --seeds 3)"
 _CONSTANT = ("a constant predictor scores at most the largest class share: 11.35% ('1') "
@@ -225,9 +232,10 @@ DEEP_SHORT_BOUNDS: dict[str, tuple[Bound, ...]] = {
     "he_normal": (Bound(min_acc=0.20, why="ratio 1 per layer: signal and gradient reach every "
                         "layer, the net trains", measured=f"{_SHORT_SRC}: epoch 3 min 24.5, "
                         "mean 40.1-42.6 per kernel, max 51.9; seeds 0-4: min 28.5"),),
-    "lsuv": (Bound(min_acc=0.30, why="orthogonal weights rescaled to unit output variance per "
+    "lsuv": (Bound(min_acc=0.25, why="orthogonal weights rescaled to unit output variance per "
                    "layer: trains fastest at depth", measured=f"{_SHORT_SRC}: epoch 3 min 43.4, "
-                   "mean 57.1-59.9 per kernel, max 69.7"),),
+                   f"mean 57.1-59.9 per kernel, max 69.7; {_AUTO_30}: mean 53.56, std 10.07, "
+                   "min 27.7 (seed 16)"),),
     "xavier_normal": (Bound(max_acc=0.15, why="ratio 1/2 per layer: 2^-30 of the signal reaches "
                             "the output; stalled at the constant prediction",
                             measured=f"{_SHORT_SRC}: 10.00% in 48 of 50 runs; 11.5 and 10.4% "

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from .train import Recipe
+from .verdicts import MARGIN
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class Experiment:
     # What the experiment is, for the tests that single some out (never read from its name):
     deep: bool = False  # a deep signal-propagation net (bench/test_deep.py: stall, one class)
     sweep: bool = False  # a column of the activation sweep (bench/test_deep.py's table)
+    # Equivalence margin of its verdicts (initcore.verdicts; fraction of accuracy): by default
+    # the gate's floor, 0.5 point; --margin PT overrides it for every experiment of a run.
+    margin: float = MARGIN
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,14 @@ class Profile:
         return replace(self, experiments=tuple(
             replace(e, inits=e.inits + tuple(i for i in extra if i not in e.inits))
             for e in self.experiments))
+
+    def with_margin(self, margin: float) -> Profile:
+        """This profile with the equivalence margin ``margin`` (fraction) in every experiment
+        (``--margin``)."""
+        if not 0 < margin < 1:
+            raise ValueError(f"--margin must be > 0 and < 100 points, got {100 * margin:g}")
+        return replace(self, experiments=tuple(replace(e, margin=margin)
+                                               for e in self.experiments))
 
     def on_device(self, device: str) -> Profile:
         """This profile with every experiment trained on ``device`` (``--device``)."""

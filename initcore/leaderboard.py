@@ -126,7 +126,10 @@ def build(epochs: pd.DataFrame, builtin: set[str], chance: float = 0.1135,
                 if other is None or other == init or other not in per_init:
                     row[f"{prefix}_pt"], row[f"{prefix}_p"] = math.nan, math.nan
                 else:
-                    row[f"{prefix}_pt"] = 100 * (row["acc_mean"] - np.nanmean(per_init[other]))
+                    theirs = per_init[other][np.isfinite(per_init[other])]
+                    # every seed of `other` diverged (He on the 64-block residual net): no mean
+                    row[f"{prefix}_pt"] = (100 * (row["acc_mean"] - theirs.mean()) if len(theirs)
+                                           else math.nan)
                     row[f"{prefix}_p"] = welch_two_sided(values, per_init[other])
             rows.append(row)
     table = pd.DataFrame(rows)

@@ -21,8 +21,7 @@ import torch
 
 from . import data, initializers
 from .grid import train_grid
-from .models import mlp_sizes
-from .train import Recipe
+from .train import Recipe, make_model
 
 
 def status_mb(field: str) -> float:
@@ -80,12 +79,13 @@ def _grid_memory_child(dataset_name, data_dir, download, inits, seeds, config, r
         reset = reset_peak_rss()  # loading (CSV parsing, decompression) peaks above what it keeps
         before = rss_now_and_peak_mb()[0]
         train_grid(inits, seeds, dataset, replace(config, epochs=1))
-        sizes = mlp_sizes(dataset.n_features, config.hidden, dataset.n_classes)
-        n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        net = make_model(config, dataset.n_features, dataset.n_classes)  # MLP or ResMLP
+        n_params = sum(p.numel() for p in net.parameters())
+        model = config.model_name(dataset.n_features, dataset.n_classes)
         device = torch.device(config.device)
         device_peak = (torch.cuda.max_memory_allocated(device) / 2**20
                        if device.type == "cuda" else float("nan"))
-        results.put((before, rss_now_and_peak_mb()[1], n_params, device_peak, reset))
+        results.put((before, rss_now_and_peak_mb()[1], n_params, device_peak, reset, model))
     except Exception as e:  # reported by the parent in one line
         results.put(e)
 
@@ -126,11 +126,12 @@ def grid_peak_memory(dataset_name: str, data_dir, inits: Sequence[str], seeds: S
     child.join(timeout=60)
     if isinstance(outcome, Exception):
         raise outcome
-    before, peak, n_params, device_peak, reset = outcome
+    before, peak, n_params, device_peak, reset, model = outcome
     if not reset:
         before = float("nan")  # getrusage only knows the peak, which loading may have set
     models = len(inits) * len(dict.fromkeys(seeds))
-    return {"models": models, "before_mb": before, "peak_rss_mb": peak, "grid_mb": peak - before,
+    return {"model": model, "models": models, "before_mb": before, "peak_rss_mb": peak,
+            "grid_mb": peak - before,
             "stacked_mb": 2 * 4 * models * n_params / 2**20,
             "device_peak_mb": device_peak, "peak_reset_after_load": reset}
 
@@ -145,6 +146,5 @@ def memory_table(experiments: Sequence, dataset_name: str, data_dir, device: str
         config = replace(experiment.config, device=device)
         memory = grid_peak_memory(dataset_name, data_dir, experiment.inits, experiment.seeds,
                                   config, download=download)
-        rows.append({"sweep": "memory", "method": f"{label}: {experiment.name}",
-                     "model": config.model_name(), **memory})
+        rows.append({"sweep": "memory", "method": f"{label}: {experiment.name}", **memory})
     return pd.DataFrame(rows)

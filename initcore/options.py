@@ -32,6 +32,8 @@ from typing import Any
 PLUGIN_PREFIX = "initcore-"  # what the plugin puts before every option it registers globally
 DEST_PREFIX = "initcore_"  # the pytest destination of every bench option (both spellings)
 DEFAULT_BASELINE_DIR = "reports/baseline"  # the committed baselines, one folder per profile
+AUTO = "auto"  # --seeds auto: seeds in grids until every comparison is decided (initcore.verdicts)
+MAX_SEEDS = 30  # default budget of --seeds auto (--max-seeds): initcore.verdicts' max_seeds
 
 
 # ---------------------------------------------------------------------------------------------
@@ -47,6 +49,29 @@ def at_least_one(flag: str) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{flag} expects an integer, got {text!r}") from None
         if value < 1:
             raise argparse.ArgumentTypeError(f"{flag} must be >= 1, got {value}")
+        return value
+    return parse
+
+
+def seed_count(flag: str) -> Callable[[str], int | str]:
+    """Type of ``--seeds`` on the two front doors: an integer >= 1, or ``auto``."""
+    count = at_least_one(flag)
+
+    def parse(text: str) -> int | str:
+        return AUTO if text.strip() == AUTO else count(text)
+    return parse
+
+
+def positive_points(flag: str) -> Callable[[str], float]:
+    """Type of a margin in accuracy points: a number > 0."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} expects a number of points, got "
+                                             f"{text!r}") from None
+        if not 0 < value < 100:  # also refuses nan and inf
+            raise argparse.ArgumentTypeError(f"{flag} must be > 0 and < 100 points, got {text}")
         return value
     return parse
 
@@ -129,6 +154,8 @@ class Option:
         for key in ("action", "choices", "nargs", "metavar"):
             if getattr(self, key) is not None:
                 kwargs[key] = getattr(self, key)
+        if "type" in changes:  # a parse-time type is made for its flag, as the declared one
+            changes = {**changes, "type": changes["type"](flag)}
         kwargs.update(changes)
         return flag, kwargs
 
@@ -147,7 +174,12 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
            "profile besides the built-in ones, tested and ranked)", default=[], nargs="+",
            metavar="NAME"),
     Option("seeds", "number of seeds, 0..N-1 (pytest bench: overrides the profile's)",
-           type=at_least_one),
+           type=at_least_one),  # the front doors take auto too (SEEDS_AUTO)
+    # --seeds auto (initcore.verdicts: group-sequential, Lan-DeMets spending)
+    Option("max-seeds", f"budget of --seeds auto: seeds trained at most (default {MAX_SEEDS})",
+           type=at_least_one, metavar="N"),
+    Option("margin", "equivalence margin of the verdicts, accuracy points (default: each "
+           "experiment's, 0.5 = the gate's floor)", type=positive_points, metavar="PT"),
     # the probed / coordinate-checked MLP (initcore probe, initcore coordcheck)
     Option("depth", "hidden layers", type=at_least_one),
     Option("steps", "training steps", type=lambda flag: int),  # probe: 0 = at init
@@ -195,8 +227,14 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
 DATA = ("data-dir", "download")
 REPORT = ("report-dir", "run-id")
 SCALE_OUT = ("shard", "backend", "ray-address", "shards", "cpus-per-shard")
-BENCH = ("profile", *DATA, "device", *REPORT, "seeds", "baseline-dir", "timing-regressions",
+VERDICTS = ("seeds", "max-seeds", "margin")
+BENCH = ("profile", *DATA, "device", *REPORT, *VERDICTS, "baseline-dir", "timing-regressions",
          "update-baseline", "no-baseline", "init", *SCALE_OUT, "markdown")
+# --seeds on the front doors (pytest bench, initcore run): a count, or auto
+SEEDS_AUTO = {"type": seed_count,
+              "help": "number of seeds, 0..N-1 (pytest bench: overrides the profile's), or auto: "
+                      "grids of the experiment's seed count until every scheme has a verdict "
+                      "against He (initcore.verdicts) or --max-seeds are trained"}
 
 Register = Callable[..., Any]  # argparse's add_argument or pytest's addoption
 
@@ -236,10 +274,16 @@ def add_scale_out_options(register: Register) -> None:
     add(register, SCALE_OUT)
 
 
+def add_verdict_options(register: Register, **changes: dict[str, Any]) -> None:
+    """--seeds N|auto, --max-seeds N, --margin PT (``initcore run``; ``pytest bench`` has
+    them among :data:`BENCH`); ``changes`` as :func:`add` takes them (seeds' default)."""
+    add(register, VERDICTS, **{**changes, "seeds": {**SEEDS_AUTO, **changes.get("seeds", {})}})
+
+
 def add_bench_options(register: Register, prefix: str = PLUGIN_PREFIX) -> None:
     """Every option of ``pytest bench``, each with the destination ``initcore_<name>``: the
     plugin registers them with ``prefix`` "initcore-", the suite's conftest without."""
-    add(register, BENCH, prefix=prefix, dest_prefix=DEST_PREFIX)
+    add(register, BENCH, prefix=prefix, dest_prefix=DEST_PREFIX, seeds=SEEDS_AUTO)
 
 
 def bench_flags(prefix: str = PLUGIN_PREFIX) -> list[str]:
@@ -269,6 +313,14 @@ def check_rules(get: Getter) -> tuple[int, int] | None:
     without it). ValueError (one line) for a combination that cannot run."""
     if get("backend") != "ray" and (get("ray_address") or get("shards") is not None):
         raise ValueError("--ray-address and --shards need --backend ray")
+    if get("seeds") == AUTO:
+        if get("no_grid") or get("shard") is not None or get("backend") == "ray":
+            raise ValueError("--seeds auto trains seeds in grids here, look by look: no "
+                             "--no-grid, --shard or --backend ray")
+        if get("update_baseline"):
+            raise ValueError("--update-baseline needs the profile's fixed seeds, not --seeds auto")
+    elif get("max_seeds") is not None:
+        raise ValueError("--max-seeds is the budget of --seeds auto: give --seeds auto too")
     shard = get("shard")
     if get("no_grid") and (shard is not None or get("backend") == "ray"):
         raise ValueError("--no-grid trains one model at a time: it cannot be sharded")

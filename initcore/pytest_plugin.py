@@ -119,10 +119,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[EXIT_KEY] = exitstatus
     folder = session.config.stash.get(RUN_DIR_KEY, None)
     if folder is not None and folder.is_dir():  # the controller, after the last test
-        from initcore import costs, runs
+        from initcore import costs
         from initcore import session as bench_session
 
-        runs.write_leaderboard(folder)
+        bench_session.BenchSession.of(session.config).write_leaderboard(folder)
         bench_session.write_markdown(session.config, folder)
         bench = bench_session.BenchSession.of(session.config)  # actual against planned
         costs.record(folder, bench.profile.experiments, bench.report_dir)

@@ -5,14 +5,16 @@ order:
 
 1. :func:`claim` the run folder ``<report-dir>/<run-id>`` (a second run of the id is refused);
 2. :func:`train` its experiments: locally, one shard of them (``--shard i/n``), or every shard
-   as a Ray task (``--backend ray``, :mod:`initcore.ray_backend`);
+   as a Ray task (``--backend ray``, :mod:`initcore.ray_backend`); with ``--seeds auto``
+   :func:`until_decided` trains each experiment look by look instead, until it is decided;
 3. :func:`tables`: each experiment's per-epoch and summary tables, built here and only here
    (the summary from the per-epoch rows, :func:`initcore.reports.summarize`);
 4. :func:`write_rows`: append them (and ``shards.csv``) to the run folder, under their locks;
-5. :func:`complete`: write the leaderboard, mark the folder complete (``run.json``, last), then
-   append its summary to ``<report-dir>/history.csv`` and repair the history (rows of earlier
-   runs killed between their marker and their history row). A shard's run never enters the
-   history: ``initcore merge`` makes the run that does.
+5. :func:`write_leaderboard` (with the design its seeds were trained by), then
+   :func:`complete`: mark the folder complete (``run.json``, last), then append its summary
+   to ``<report-dir>/history.csv`` and repair the history (rows of earlier runs killed
+   between their marker and their history row). A shard's run never enters the history:
+   ``initcore merge`` makes the run that does.
 6. With ``pytest bench --update-baseline``: :func:`update_baseline` (the profile's committed
    baseline takes this run's summary rows).
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -77,6 +80,36 @@ def train(experiments: Sequence[Experiment], load: Callable[[str], Dataset],
     if shard is not None:
         return shards.run_parts_locally(shard.name, shard.parts, load, progress)
     return shards.run_parts_locally("local", experiments, load, progress)
+
+
+def until_decided(experiment: Experiment, dataset: Dataset, progress: Progress | None, *,
+                  max_seeds: int, comparisons: int | None = None,
+                  report: Callable[[str], None] | None = None
+                  ) -> tuple[Experiment, list[shards.PartResult], verdicts.SequentialRun]:
+    """``--seeds auto`` for one experiment, on both front doors: its grid trained here (through
+    :func:`train`) in batches of its seed count (seeds 0..k-1, then k..2k-1, ...) until every
+    comparison that matters has a verdict or ``max_seeds`` seeds are trained, judged at each
+    look by the group-sequential design of :func:`initcore.verdicts.train_until_decided`
+    (Lan-DeMets alpha spending) with the experiment's margin. ``comparisons``: K of the board
+    whose alpha it shares (a bench profile's, all experiments; default: this experiment's);
+    ``report`` gets one line per look. Returns the experiment with the seeds it took, the
+    parts trained (one grid per look) and the loop's record."""
+    parts: list[shards.PartResult] = []
+
+    def look(seeds: tuple[int, ...]) -> pd.DataFrame:
+        part = replace(experiment, seeds=seeds)
+        done = train([part], lambda _: dataset, progress)
+        parts.extend(done)
+        results, _ = shards.ordered_results(part, done)
+        return reports.epoch_table(results, run_id="", dataset=experiment.dataset, model="",
+                                   trainer="grid", grid_size=len(results), env={})
+
+    # chance: the verdicts' default (MNIST's majority share), as the leaderboard that replays
+    # these looks from the rows uses it, so that the loop stops on the verdicts it will show.
+    sequential = verdicts.train_until_decided(
+        look, set(initializers.builtin_names()), len(experiment.seeds), max_seeds,
+        verdicts.Design(margin=experiment.margin, comparisons=comparisons), report=report)
+    return replace(experiment, seeds=tuple(range(sequential.looks[-1]))), parts, sequential
 
 
 def tables(experiment: Experiment, results: list[RunResult], sizes: list[int], *, run_id: str,
@@ -149,17 +182,19 @@ def write_rows(folder: Path, epochs: pd.DataFrame, summary: pd.DataFrame | None,
             reports.append_history(table, folder / name)
 
 
-def write_leaderboard(folder: Path, design: verdicts.Design | None = None) -> Path | None:
+def write_leaderboard(folder: Path, design: verdicts.Design | None = None,
+                      margins: dict[str, float] | None = None) -> Path | None:
     """Rank the run's schemes per experiment (:mod:`initcore.leaderboard`) from its per-epoch
     rows into ``<folder>/leaderboard.csv``, with the verdicts of the ``design`` its seeds were
-    trained by (default: fixed seeds); None when nothing was trained."""
+    trained by (default: fixed seeds) and each experiment's margin (``margins``, by name:
+    :attr:`initcore.experiments.Experiment.margin`); None when nothing was trained."""
     path = folder / reports.EPOCHS_FILE
     if not path.exists():
         return None
     theory = folder / leaderboard.THEORY_FILE
     table = leaderboard.build(reports.load(path), set(initializers.builtin_names()),
                               theory=pd.read_csv(theory) if theory.exists() else None,
-                              design=design)
+                              design=design, margins=margins)
     return reports.write_csv_atomic(table, folder / leaderboard.LEADERBOARD_FILE)
 
 

@@ -9,6 +9,9 @@
 * :class:`TrainedExperiments`: each experiment of the profile trained once per session, lazily,
   through the one run pipeline (:mod:`initcore.runs`); under pytest-xdist the first worker to
   need an experiment trains it under a file lock and saves it, the others load the saved copy.
+  With ``--seeds auto`` an experiment is trained look by look (:func:`initcore.runs.
+  until_decided`: grids of its seed count) until its comparisons are decided or
+  ``--max-seeds`` are spent; the tests then see every seed it took.
 * :meth:`BenchSession.finish` (the controller, at the end): the leaderboard, the benchmark
   JSON, ``run.json`` last, then the history (:func:`initcore.runs.complete`).
 * :func:`summary_lines`: the summary table and leaderboard printed at the end of the session.
@@ -42,6 +45,7 @@ from . import (
     reports,
     runs,
     shards,
+    verdicts,
 )
 from .device import check_device
 from .errors import one_line
@@ -78,9 +82,20 @@ class BenchSession:
         self.data_dir: str | None = get("data_dir")
         self.download: bool = bool(get("download"))
         self.report_dir = Path(get("report_dir"))
+        self.auto: bool = get("seeds") == options.AUTO  # --seeds auto
+        self.max_seeds: int = get("max_seeds") or options.MAX_SEEDS
         try:
             shard_index = options.check_rules(get)
-            self.whole = self._whole_profile(get("seeds"))
+            self.whole = self._whole_profile(None if self.auto else get("seeds"))
+            if get("margin") is not None:
+                self.whole = self.whole.with_margin(get("margin") / 100)
+            if self.auto:
+                widest = max(self.whole.experiments, key=lambda e: len(e.seeds), default=None)
+                if widest is not None and self.max_seeds < len(widest.seeds):
+                    raise ValueError(f"--max-seeds {self.max_seeds} is below one look of "
+                                     f"--seeds auto: {widest.name} of profile "
+                                     f"{self.profile_name!r} trains {len(widest.seeds)} seeds "
+                                     f"per look")
             if shard_index is not None:
                 self.shard: shards.Shard | None = shards.plan(
                     self.whole.experiments, shard_index[1])[shard_index[0] - 1]
@@ -109,6 +124,27 @@ class BenchSession:
             profile = profile.on_device(self.device)
         return profile.with_inits(user_schemes())
 
+    def design(self) -> verdicts.Design:
+        """How this session's seeds are trained, for the verdicts: one look at the profile's
+        seeds, or (``--seeds auto``) looks of each experiment's seed count up to
+        ``--max-seeds``, judged as one board of the whole profile's comparisons (its K: every
+        scheme of every experiment against He and the best built-in one), which is what the
+        loop of each experiment spends its alpha against."""
+        if not self.auto:
+            return verdicts.Design()
+        return verdicts.Design(batch={e.name: len(e.seeds) for e in self.whole.experiments},
+                               max_seeds=self.max_seeds, comparisons=self.comparisons())
+
+    def comparisons(self) -> int:
+        """K of the profile's board: two comparisons (vs He, vs best) per trained scheme."""
+        return sum(2 * len(e.inits) for e in self.whole.experiments)
+
+    def write_leaderboard(self, folder: Path) -> Path | None:
+        """The run's leaderboard (:func:`initcore.runs.write_leaderboard`) with this session's
+        design and each experiment's margin."""
+        return runs.write_leaderboard(folder, self.design(),
+                                      {e.name: e.margin for e in self.whole.experiments})
+
     @property
     def run_dir(self) -> Path:
         """<report-dir>/<run-id>; the controller picks the id, xdist workers inherit it (env)."""
@@ -124,6 +160,20 @@ class BenchSession:
         if given.exists() or self.get("baseline_dir") != options.DEFAULT_BASELINE_DIR:
             return given
         return shipped_baseline_dir() or given
+
+    def seeds_info(self, folder: Path) -> dict:
+        """What run.json records of ``--seeds auto``: the budget, the batch and the seeds each
+        experiment took (from its rows); {} for fixed seeds."""
+        if not self.auto:
+            return {}
+        used = {}
+        if (folder / reports.SUMMARY_FILE).is_file():
+            summary = reports.load(folder / reports.SUMMARY_FILE)
+            used = {str(k): int(v) for k, v in summary.groupby("experiment")["n_seeds"].max()
+                    .items()}
+        return {"seeds": {"auto": True, "max_seeds": self.max_seeds,
+                          "batch": {e.name: len(e.seeds) for e in self.whole.experiments},
+                          "used": used}}
 
     def shard_info(self) -> dict:
         """What run.json records of a shard session (the shard and the whole grid); {} else."""
@@ -168,7 +218,7 @@ class BenchSession:
             return  # interrupted or broken: the folder stays incomplete (no run.json)
         recipes = {e.name: e.config.as_dict() for e in self.profile.experiments}
         runs.complete(folder, profile=self.profile_name, exitstatus=int(status),
-                      recipes=recipes, **self.shard_info())
+                      recipes=recipes, **self.shard_info(), **self.seeds_info(folder))
         summary = folder / reports.SUMMARY_FILE
         if self.update_baseline and self.shard is None and summary.is_file():
             runs.update_baseline(self.baseline_dir / self.profile_name / reports.SUMMARY_FILE,
@@ -398,9 +448,12 @@ class TrainedExperiments:
             with file_lock(saved):
                 if saved.exists():
                     results, sizes = torch.load(saved, weights_only=False)
+                    # --seeds auto: the seeds the worker that trained it took
+                    experiment = replace(experiment, seeds=tuple(sorted({r.seed
+                                                                         for r in results})))
                     epochs, summary = self._tables(experiment, results, sizes)
                 else:
-                    done = self._train(experiment)
+                    experiment, done = self._train(experiment)
                     results, sizes = shards.ordered_results(experiment, done)
                     torch.save((results, sizes), saved)
                     epochs, summary = self._tables(experiment, results, sizes)
@@ -408,13 +461,32 @@ class TrainedExperiments:
             self.cache[name] = ExperimentRun(experiment, results, epochs, summary)
         return self.cache[name]
 
-    def _train(self, experiment: Experiment) -> list[shards.PartResult]:
+    def _train(self, experiment: Experiment) -> tuple[Experiment, list[shards.PartResult]]:
+        """Train ``experiment`` here: (the experiment with the seeds trained, its parts)."""
+        dataset = self.datasets(experiment.dataset)
+        if self.bench.auto:
+            return self._train_until_decided(experiment, dataset)
         total = len(experiment.inits) * len(experiment.seeds) * experiment.config.epochs
         shard = self.bench.shard
         with self.show_progress(), tqdm(total=total, unit="model-epoch",
                                         desc=f"train {experiment.name}", leave=False) as bar:
-            return [shards.train_part(shard.name if shard else "local", experiment,
-                                      self.datasets(experiment.dataset), bar)]
+            return experiment, [shards.train_part(shard.name if shard else "local", experiment,
+                                                  dataset, bar)]
+
+    def _train_until_decided(self, experiment: Experiment, dataset: data.Dataset
+                             ) -> tuple[Experiment, list[shards.PartResult]]:
+        """``--seeds auto``: grids of the experiment's seed count until its comparisons are
+        decided against the profile's board, or --max-seeds are trained (the loop of
+        ``initcore run``: :func:`initcore.runs.until_decided`); one line per look."""
+        budget = len(experiment.inits) * self.bench.max_seeds * experiment.config.epochs
+        with self.show_progress(), tqdm(total=budget, unit="model-epoch",
+                                        desc=f"train {experiment.name} (seeds auto)",
+                                        leave=False) as bar:
+            trained, parts, _ = runs.until_decided(
+                experiment, dataset, bar, max_seeds=self.bench.max_seeds,
+                comparisons=self.bench.comparisons(),
+                report=lambda line: bar.write(f"{experiment.name}: {line}", file=sys.stderr))
+        return trained, parts
 
     def _train_all_on_ray(self) -> None:
         """Every experiment of the profile, its shards as Ray tasks; each experiment's results
@@ -454,8 +526,12 @@ class TrainedExperiments:
         """The experiment's per-epoch and summary tables (:func:`initcore.runs.tables`)."""
         return runs.tables(experiment, results, sizes, run_id=reports.shared_run_id(),
                            env=reports.environment(experiment.config.device),
-                           model=experiment.config.model_name(),
+                           model=self._model_name(experiment),
                            profile=self.bench.profile_name, calibration=self.calibration)
+
+    def _model_name(self, experiment: Experiment) -> str:
+        dataset = self.datasets(experiment.dataset)
+        return experiment.config.model_name(dataset.n_features, dataset.n_classes)
 
     def _report(self, epochs: pd.DataFrame, summary: pd.DataFrame,
                 done: list[shards.PartResult]) -> None:

@@ -212,9 +212,11 @@ class Recipe:
         """``init_mult``, ``lr_mult`` or ``bias_lr_mult`` with () spelled out as 1 per layer."""
         return getattr(self, name) or (1.0,) * (len(self.hidden) + 1)
 
-    def model_name(self, n_features: int = 784, n_classes: int = 10) -> str:
+    def model_name(self, n_features: int, n_classes: int) -> str:
         """Architecture name used in reports, e.g. ``mlp-784-256-128-10-relu`` or
-        ``resmlp-784-64x256-b2-10-relu`` (``-nobias`` appended for a net without biases)."""
+        ``resmlp-784-64x256-b2-10-relu`` (``-nobias`` appended for a net without biases).
+        The sizes are the dataset's, always given: a default of 784 once named every MNIST-1D
+        net (40 features) ``mlp-784-...`` in the reports, a regression key."""
         if self.arch == "resmlp":
             name = resmlp_name(n_features, self.blocks, self.width, n_classes,
                                self.branch_layers, self.activation, self.branch_gain,

@@ -36,7 +36,10 @@ called ``better`` or ``worse`` with probability at most ``level``.
 the best built-in scheme) is one family: each comparison gets ``ALPHA / K`` (Bonferroni over its
 K comparisons), so the probability of even one wrong verdict on the board is at most ``ALPHA``
 (0.01, the gate's), whatever the dependence between comparisons. The best built-in scheme is
-chosen from the data: that one reference is a selected one, as in any "vs best" table.
+chosen from the data: that one reference is a selected one, as in any "vs best" table. A
+``pytest bench --seeds auto`` session judges each experiment's looks on their own but as part
+of the whole profile's board: its K is given (``Design.comparisons``), the same in the loop and
+in the leaderboard.
 
 **Seeds until decided** (``--seeds auto``): seeds are trained in batches of the profile's seed
 count ("looks" at n_1 < n_2 < ... <= ``max_seeds``) and each undecided comparison is judged
@@ -65,16 +68,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .options import MAX_SEEDS  # default --max-seeds of --seeds auto (declared with it)
 from .regression import ALPHA, MIN_ACC_DROP
 
 MARGIN = MIN_ACC_DROP  # default equivalence margin (fraction): 0.5 point, the gate's floor
-MAX_SEEDS = 30  # default --max-seeds of --seeds auto
 SPENDINGS = ("pocock", "obrien-fleming")
 VERDICTS = ("better", "worse", "equivalent", "undecided")
 REFERENCE = "he_normal"
@@ -261,6 +264,9 @@ class Design:
     margin: float = MARGIN  # equivalence margin (fraction)
     alpha: float = ALPHA  # family-wise error rate of the whole board
     spending: str = "pocock"
+    comparisons: int | None = None  # K of the board the alpha is shared by; None: counted
+    # from the rows judged (a bench session's loop judges one experiment at a time, but the
+    # board it answers to is the whole profile's: its K is given, so loop and leaderboard agree)
 
     def __post_init__(self) -> None:
         spent(self.alpha, 1.0, self.spending)  # ValueError for an unknown spending
@@ -290,7 +296,7 @@ def board(final: pd.DataFrame, builtin: set[str], design: Design = Design(),
     trains_at = chance + 0.20 if trains_at is None else trains_at
     keys = [c for c in ("experiment", "dataset", "model") if c in final.columns]
     cells = list(final.groupby(keys, sort=False))
-    k = sum(2 * final_part["init"].nunique() for _, final_part in cells)  # K of the board
+    k = design.comparisons or sum(2 * part["init"].nunique() for _, part in cells)  # K
     share = design.alpha / max(k, 1)
     rows = []
     for cell, part in cells:
@@ -417,8 +423,7 @@ def train_until_decided(train: Callable[[tuple[int, ...]], pd.DataFrame], builti
     ``n / max_seeds``. ``report``: called with one line per look."""
     if batch < 1 or max_seeds < batch:
         raise ValueError(f"need 1 <= batch <= max_seeds, got batch {batch}, max {max_seeds}")
-    design = Design(batch, max_seeds, **({} if design is None else {
-        "margin": design.margin, "alpha": design.alpha, "spending": design.spending}))
+    design = replace(design or Design(), batch=batch, max_seeds=max_seeds)
     tables: list[pd.DataFrame] = []
     n, verdicts, start = 0, pd.DataFrame(), time.perf_counter()
     while n < max_seeds:
@@ -426,9 +431,7 @@ def train_until_decided(train: Callable[[tuple[int, ...]], pd.DataFrame], builti
         tables.append(train(seeds))
         n += len(seeds)
         epochs = pd.concat(tables, ignore_index=True)
-        verdicts = board(finals(epochs), builtin, Design(batch, max_seeds, design.margin,
-                                                         design.alpha, design.spending),
-                         chance, margins=margins)
+        verdicts = board(finals(epochs), builtin, design, chance, margins=margins)
         left = undecided(verdicts, builtin)
         if report:
             report(f"--seeds auto: {n} seeds ({time.perf_counter() - start:.0f} s), "

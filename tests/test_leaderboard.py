@@ -85,6 +85,20 @@ def test_trains_flag_and_diverged_seeds() -> None:
     assert board.loc["flaky", "acc_mean"] == pytest.approx(0.9)
 
 
+def test_reference_diverged_on_every_seed_leaves_no_mean(recwarn) -> None:
+    """He diverges on every seed of the 64-block residual net: the difference to its mean is
+    NaN, without numpy's "Mean of empty slice" warning on every row, and its seeds still count
+    (as chance) in the verdicts."""
+    finals = {"he_normal": [float("nan")] * 5, "fixup": [0.84, 0.85, 0.83, 0.84, 0.86],
+              "xavier_normal": [float("nan")] * 5}
+    board = leaderboard.build(epochs_table(finals), BUILTIN).set_index("init")
+    assert math.isnan(board.loc["fixup", "vs_he_pt"]), board.loc["fixup", "vs_he_pt"]
+    assert board.loc["he_normal", "n_diverged"] == 5
+    assert board.loc["fixup", "verdict_vs_he"] == "better", board.loc["fixup"]
+    assert not [w for w in recwarn if "empty slice" in str(w.message)], [
+        str(w.message) for w in recwarn]
+
+
 def test_zero_variance_sides_are_exact() -> None:
     assert leaderboard.welch_two_sided(np.array([0.1] * 3), np.array([0.2] * 3)) == 0.0
     assert leaderboard.welch_two_sided(np.array([0.1] * 3), np.array([0.1] * 3)) == 1.0

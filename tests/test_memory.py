@@ -16,11 +16,25 @@ def test_grid_peak_memory_counts_the_grid() -> None:
     many = memory.grid_peak_memory("mnist-5k", None, ["he_normal", "xavier_normal"], range(8),
                                    config, rows=640)
     assert many["models"] == 16 and one["models"] == 1
+    assert one["model"] == "mlp-784-256-128-10-relu", one["model"]  # named by the child's data
+    params = 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
+    assert one["stacked_mb"] == 2 * 4 * params / 2**20, one["stacked_mb"]
     for grid in (one, many):
         assert grid["grid_mb"] >= grid["stacked_mb"], grid
         assert grid["peak_rss_mb"] >= grid["before_mb"] + grid["grid_mb"] - 1e-6, grid
     assert many["grid_mb"] > one["grid_mb"] + 0.9 * (many["stacked_mb"] - one["stacked_mb"]), (
         f"16 models should add at least their stacked tensors over 1: {one} vs {many}")
+
+
+def test_grid_peak_memory_names_and_counts_the_net_it_trains() -> None:
+    """A ResMLP on MNIST-1D (40 features): the row names that net (not ``mlp-784-...``, as a
+    784-feature default once did) and its stacked tensors count the ResMLP's parameters (stem,
+    2 branch layers, the learnable gain, the classifier), not an MLP's."""
+    config = Recipe(arch="resmlp", blocks=1, width=8, epochs=1)
+    grid = memory.grid_peak_memory("mnist1d", None, ["he_normal"], [0], config, rows=100)
+    assert grid["model"] == config.model_name(40, 10) == "resmlp-40-1x8-b2-10-relu", grid
+    params = (40 * 8 + 8) + 2 * (8 * 8 + 8) + 1 + (8 * 10 + 10)
+    assert grid["stacked_mb"] == 2 * 4 * params / 2**20, (grid["stacked_mb"], params)
 
 
 def test_rss_readings_fall_back_without_proc(monkeypatch) -> None:

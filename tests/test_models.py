@@ -80,5 +80,5 @@ def test_mlp_sizes_helper() -> None:
 def test_mlp_name_is_the_same_from_the_model_and_the_config() -> None:
     config = Recipe(hidden=(32, 16), activation="tanh")
     model = MLP([784, 32, 16, 10], "tanh")
-    assert config.model_name() == model.describe() == "mlp-784-32-16-10-tanh", (
-        f"config {config.model_name()!r} vs model {model.describe()!r}")
+    assert config.model_name(784, 10) == model.describe() == "mlp-784-32-16-10-tanh", (
+        f"config {config.model_name(784, 10)!r} vs model {model.describe()!r}")

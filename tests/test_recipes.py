@@ -59,7 +59,7 @@ def test_recipe_describe_names_what_changes_the_numbers() -> None:
                   gamma=0.5, input_scaling="unit")
     assert adam.describe() == ("adam lr=0.001 betas=0.9,0.999 eps=1e-08 wd=0.0005 step=3x0.5 "
                                "batch=64 epochs=10 inputs=unit"), adam.describe()
-    assert Recipe(bias=False).model_name() == "mlp-784-256-128-10-relu-nobias"
+    assert Recipe(bias=False).model_name(784, 10) == "mlp-784-256-128-10-relu-nobias"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,8 +32,8 @@ def test_resmlp_forward_shapes_and_name() -> None:
     stream = model.stream(x)
     assert len(stream) == 5 and all(h.shape == (5, 32) for h in stream), "h_0..h_L, (B, w)"
     assert model.describe() == "resmlp-784-4x32-b2-10-relu-sbias", model.describe()
-    assert SMALL.model_name(784, 10) == "resmlp-784-3x24-b2-10-relu", SMALL.model_name()
-    assert replace(SMALL, bias=False, branch_gain=False).model_name() == (
+    assert SMALL.model_name(784, 10) == "resmlp-784-3x24-b2-10-relu", SMALL.model_name(784, 10)
+    assert replace(SMALL, bias=False, branch_gain=False).model_name(784, 10) == (
         "resmlp-784-3x24-b2-10-relu-nogain-nobias")
 
 

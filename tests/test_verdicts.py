@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from initcore import cli, verdicts
+from initcore import cli, regression, verdicts
 from initcore.verdict_sim import Scenario, judge_rows, simulate, t_intervals
 
 M = verdicts.MARGIN  # 0.005: half a point
@@ -191,6 +191,35 @@ def test_verdicts_train_until_decided_spends_the_budget_when_it_cannot_decide() 
     assert row["verdict_vs_he"] == "undecided" and row["vs_he_needed"] > 9, row.to_dict()
     line = verdicts.sentence(row, "exp")
     assert line.startswith("mine is undecided against he_normal") and "(9 seeds" in line, line
+
+
+def test_verdicts_board_shares_alpha_over_the_given_comparisons() -> None:
+    """A bench session's loop judges one experiment but answers to the whole profile's board:
+    with ``Design.comparisons`` K the share is ALPHA / K (a wider interval), and the loop that
+    is given the same design stops where the leaderboard's replay decides."""
+    rng = np.random.default_rng(7)
+    final = verdicts.finals(_rows(tuple(range(9)), {"he_normal": 0.97, "mine": 0.968}, 0.002,
+                                  rng))
+    alone = verdicts.board(final, {"he_normal"}).set_index("init").loc["mine"]
+    shared = verdicts.board(final, {"he_normal"}, verdicts.Design(comparisons=400)
+                            ).set_index("init").loc["mine"]
+    widths = [row["vs_he_high"] - row["vs_he_low"] for row in (alone, shared)]
+    assert widths[1] > 1.2 * widths[0], widths
+    # Level by level: the counted board has K = 4 (two schemes, two comparisons each).
+    d = final.pivot(index="seed", columns="init", values="test_acc")
+    d = (d["mine"] - d["he_normal"]).to_numpy()
+    for design, k in ((verdicts.Design(), 4), (verdicts.Design(comparisons=400), 400)):
+        row = verdicts.board(final, {"he_normal"}, design).set_index("init").loc["mine"]
+        low, high = verdicts.interval(d, regression.ALPHA / k)[1:3]
+        assert (row["vs_he_low"], row["vs_he_high"]) == pytest.approx((low, high)), k
+    rng = np.random.default_rng(8)
+    run = verdicts.train_until_decided(
+        lambda s: _rows(s, {"he_normal": 0.97, "zeros": 0.1, "mine": 0.9705}, 0.001, rng),
+        {"he_normal", "zeros"}, 3, 30, verdicts.Design(comparisons=40))
+    again = verdicts.board(verdicts.finals(run.epochs), {"he_normal", "zeros"},
+                           verdicts.Design(3, 30, comparisons=40)).set_index("init")
+    assert run.decided and (again["verdict_vs_he"] == run.verdicts.set_index("init")[
+        "verdict_vs_he"]).all(), (run.looks, again["verdict_vs_he"].to_dict())
 
 
 def test_verdicts_sentence_equivalent() -> None:

@@ -37,7 +37,6 @@ from tqdm import tqdm
 from .. import (
     costs,
     data,
-    initializers,
     leaderboard,
     options,
     ray_backend,
@@ -72,17 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_options(parser)
     add_device_option(parser)
     add_init_option(parser)
-    options.add(parser.add_argument, ("seeds",),
-                seeds={"default": 3, "type": seed_count,
-                       "help": "number of seeds, 0..N-1 (default 3), or auto: grids of "
-                               f"{AUTO_BATCH} seeds until every scheme has a verdict against "
-                               "He (initcore.verdicts) or --max-seeds are trained"})
-    parser.add_argument("--max-seeds", type=options.at_least_one("max-seeds"),
-                        default=verdicts.MAX_SEEDS,
-                        help=f"budget of --seeds auto (default {verdicts.MAX_SEEDS})")
-    parser.add_argument("--margin", type=float, default=100 * verdicts.MARGIN, metavar="PT",
-                        help="equivalence margin of the verdicts, accuracy points (default "
-                             f"{100 * verdicts.MARGIN:g})")
+    options.add_verdict_options(parser.add_argument, seeds={
+        "default": 3, "help": "number of seeds, 0..N-1 (default 3), or auto: grids of "
+                              f"{AUTO_BATCH} seeds until every scheme has a verdict against He "
+                              "(initcore.verdicts) or --max-seeds are trained"})
     add_recipe_options(parser)
     add_report_options(parser)
     parser.add_argument("--no-grid", action="store_true",
@@ -92,11 +84,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 AUTO_BATCH = 3  # seeds per look of --seeds auto: the profiles' seed count, one grid
-
-
-def seed_count(text: str) -> int | str:
-    """--seeds: a count >= 1 or "auto" (argparse turns the error into one usage line)."""
-    return text if text == "auto" else options.at_least_one("seeds")(text)
 
 
 def add_recipe_options(parser: argparse.ArgumentParser) -> None:
@@ -165,19 +152,16 @@ _FLAG_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_d
 
 def handle(args: argparse.Namespace) -> int:
     # --- check everything before any work or any file ---------------------------------------
-    auto = args.seeds == "auto"
-    if args.margin <= 0:
-        raise UsageError(f"--margin must be > 0 points, got {args.margin:g}")
-    if auto and (args.no_grid or args.shard or args.backend == "ray"):
-        raise UsageError("--seeds auto trains seeds in grids here: no --no-grid, --shard "
-                         "or --backend ray")
+    shard_index = shard_request(args)  # the rules between options (--seeds auto's too)
+    auto = args.seeds == options.AUTO
     if auto:
+        args.max_seeds = args.max_seeds or options.MAX_SEEDS
         args.seeds = min(AUTO_BATCH, args.max_seeds)  # what is checked and sized: one grid
-    design = verdicts.Design(margin=args.margin / 100)
+    margin = verdicts.MARGIN if args.margin is None else args.margin / 100
+    design = verdicts.Design(margin=margin)
     config = recipe_from(args)
     inits = resolve_inits(args.init, [config])  # users' schemes tried on this architecture
     checked_device(args.device)
-    shard_index = shard_request(args)
     if args.backend == "ray":
         ray_backend.import_ray()  # the extra is missing: one line, before any work
     # a dry run plans only: no report folder is made or checked
@@ -187,7 +171,7 @@ def handle(args: argparse.Namespace) -> int:
     # where building the seed list would fail with an OverflowError.
     check_memory(config, len(inits) * args.seeds, dataset)
     seeds = list(range(args.seeds))
-    grid = Experiment(GRID_NAME, args.dataset, config, tuple(inits), tuple(seeds))
+    grid = Experiment(GRID_NAME, args.dataset, config, tuple(inits), tuple(seeds), margin=margin)
     shard = shards.plan([grid], shard_index[1])[shard_index[0] - 1] if shard_index else None
     if args.dry_run:  # the plan of what would be trained here, nothing written
         print("\n".join(costs.plan_lines(shard.parts if shard else [grid], args.report_dir)))
@@ -200,8 +184,13 @@ def handle(args: argparse.Namespace) -> int:
         with tqdm(total=total, unit="model-epoch", desc=f"{args.dataset}",
                   file=sys.stderr) as bar:
             if auto:
-                results, sizes, sequential = _until_decided(args, grid, dataset, bar)
-                grid = replace(grid, seeds=tuple(range(sequential.looks[-1])))
+                bar.total = len(grid.inits) * args.max_seeds * config.epochs  # the budget
+                grid, parts, sequential = runs.until_decided(
+                    grid, dataset, bar, max_seeds=args.max_seeds,
+                    report=lambda line: bar.write(line, file=sys.stderr))
+                bar.total = bar.n  # the seeds it took, not the budget
+                bar.refresh()
+                results, sizes = shards.ordered_results(grid, parts)
                 design = replace(design, batch=args.seeds, max_seeds=args.max_seeds)
                 done = None
             elif args.no_grid:
@@ -217,7 +206,8 @@ def handle(args: argparse.Namespace) -> int:
                                   finished=_ray_progress(grid, bar))
                 results, sizes = shards.ordered_results(grid, done, partial=shard is not None)
     except ray_backend.ShardsFailed as e:
-        return _keep_finished(args, run_dir, grid, e)
+        return _keep_finished(args, run_dir, grid, e,
+                              config.model_name(dataset.n_features, dataset.n_classes))
     except BaseException:
         runs.release(run_dir)  # nothing of this run was written: the id is free again
         raise
@@ -251,33 +241,6 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _until_decided(args: argparse.Namespace, grid: Experiment, dataset, bar: tqdm
-                   ) -> tuple[list, list[int], verdicts.SequentialRun]:
-    """--seeds auto: grids of AUTO_BATCH seeds until every scheme is decided against He
-    (:func:`initcore.verdicts.train_until_decided`); (results, grid sizes, the loop's record)."""
-    bar.total = len(grid.inits) * args.max_seeds * grid.config.epochs
-    parts: list[shards.PartResult] = []
-
-    def batch(seeds: tuple[int, ...]) -> pd.DataFrame:
-        part = replace(grid, seeds=seeds)
-        done = runs.train([part], lambda _: dataset, bar)
-        parts.extend(done)
-        results, _ = shards.ordered_results(part, done)
-        return reports.epoch_table(results, run_id="", dataset=args.dataset, model="",
-                                   trainer="grid", grid_size=len(results), env={})
-
-    counts = dataset.y_test.bincount(minlength=dataset.n_classes)
-    sequential = verdicts.train_until_decided(
-        batch, set(initializers.builtin_names()), args.seeds, args.max_seeds,
-        verdicts.Design(margin=args.margin / 100), chance=float(counts.max() / counts.sum()),
-        report=lambda line: bar.write(line, file=sys.stderr))
-    whole = replace(grid, seeds=tuple(range(sequential.looks[-1])))
-    results, sizes = shards.ordered_results(whole, parts)
-    bar.total = bar.n  # the seeds it took, not the budget
-    bar.refresh()
-    return results, sizes, sequential
-
-
 GRID_NAME = "run"  # the one experiment of an `initcore run` grid, as shard records name it
 
 
@@ -293,14 +256,14 @@ def _ray_progress(grid: Experiment, bar: tqdm
 
 
 def _keep_finished(args: argparse.Namespace, run_dir: Path, grid: Experiment,
-                   failure: ray_backend.ShardsFailed) -> int:
+                   failure: ray_backend.ShardsFailed, model: str) -> int:
     """A shard failed for good: keep the finished shards' rows in the run folder (left
     incomplete, no run.json), name the failed shards, exit 1."""
     if failure.done:
         results, sizes = shards.ordered_results(grid, failure.done, partial=True)
         epochs, _ = runs.tables(grid, results, sizes, run_id=run_dir.name,
                                 env=reports.environment(args.device),
-                                model=grid.config.model_name())
+                                model=model)
         runs.write_rows(run_dir, epochs, None, failure.done, whole=True)
         kept = f"the finished shards' rows are in {run_dir} (incomplete: no {reports.MARKER_FILE})"
     else:

@@ -49,7 +49,8 @@ def handle(args: argparse.Namespace) -> int:
         dataset = replace(dataset, x_train=dataset.x_train[:args.rows],
                           y_train=dataset.y_train[:args.rows])
     print(f"{args.dataset}: {dataset.x_train.shape[0]} training rows, "
-          f"{config.model_name()}, device {args.device}", flush=True)
+          f"{config.model_name(dataset.n_features, dataset.n_classes)}, device {args.device}",
+          flush=True)
     tables = [throughput_table(dataset, config).assign(sweep="methods")]
     print(_format(tables[0], ["method", "models", "seconds", "model_epochs_per_s",
                               "speedup_vs_notebook", "gflops", "fraction_of_matmul"]), flush=True)

@@ -32,11 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import distinct
 from .data import Dataset, rescale
 from .device import sync
 from .initializers import linear_layers
 from .models import ACTIVATION_FNS
-from .resgrid import train_module_grid
+from .resgrid import train_module_models
 from .train import (
     DATA_ORDER_OFFSET,
     EVAL_CHUNK,
@@ -252,19 +253,36 @@ def train_grid(
 ) -> list[RunResult]:
     """Train every (init, seed) pair of the grid at once; one RunResult each, init-major order.
 
-    ``seconds`` in each EpochMetrics is the grid epoch's wall time divided by G (the amortized
-    cost of one model-epoch); multiply by G for the wall time of the epoch.
+    Cells whose initial models are bitwise equal (same seed, so the same data order) are trained
+    once and reported under each name (:mod:`initcore.distinct`). ``seconds`` in each
+    EpochMetrics is the grid epoch's wall time divided by the cells (the amortized cost of one
+    model-epoch); multiply by the cells for the wall time of the epoch.
     """
-    # --- setup -----------------------------------------------------------------------------
     config = config or Recipe()
-    if config.arch != "mlp":  # residual nets: torch.func ensembling (initcore.resgrid)
-        return train_module_grid(inits, seeds, data, config, progress)
-    device = torch.device(config.device)
     seeds = list(dict.fromkeys(seeds))  # unique, in the given order
     cells = [(init, seed) for init in inits for seed in seeds]
-    n_models = len(cells)
     data = rescale(data, config.input_scaling)  # once, before LSUV sees the data
     models = [build_model(init, seed, data, config) for init, seed in cells]
+    source = distinct.alike(models, [seed for _, seed in cells])
+    kept = sorted(set(source))
+    # residual nets: torch.func ensembling (initcore.resgrid)
+    trainer = train_models if config.arch == "mlp" else train_module_models
+    trained = trainer([cells[g] for g in kept], [models[g] for g in kept], data, config,
+                      progress, len(cells))
+    return distinct.expand(trained, source, cells, models)
+
+
+def train_models(cells: Sequence[tuple[str, int]], models: list, data: Dataset, config: Recipe,
+                 progress: Progress | None = None, share: int | None = None
+                 ) -> list[RunResult]:
+    """Train the built MLPs ``models`` of ``cells`` (init, seed) as one grid on ``data`` (already
+    rescaled); each epoch's wall time is divided by ``share`` (default: the models) for the
+    ``seconds`` of a model-epoch, and ``progress`` counts ``share`` model-epochs per epoch."""
+    # --- setup -----------------------------------------------------------------------------
+    device = torch.device(config.device)
+    seeds = list(dict.fromkeys(seed for _, seed in cells))
+    n_models = len(cells)
+    share = share or n_models
     data = data.to(device)
     params = stack_parameters(models, device)
     if config.optimizer == "adam":  # (m, v) per parameter
@@ -310,7 +328,7 @@ def train_grid(
             alive &= torch.stack([p.isfinite().flatten(1).all(1) for p in params
                                   if p is not None]).all(0)
         sync(device)
-        seconds = (time.perf_counter() - start) / n_models
+        seconds = (time.perf_counter() - start) / share
 
         # --- evaluate -----------------------------------------------------------------------
         test_loss, test_acc = grid_evaluate(params, data.x_test, data.y_test, config.activation)
@@ -326,10 +344,10 @@ def train_grid(
                     EpochMetrics(epoch, math.nan, math.nan, math.nan, seconds, True))
         if not alive.any():
             if progress is not None:  # every model diverged: the skipped epochs count as done
-                progress.update(n_models * (config.epochs - epoch + 1))
+                progress.update(share * (config.epochs - epoch + 1))
             break
         if progress is not None:
-            progress.update(n_models)
+            progress.update(share)
     unstack_into(models, params)
     for result, model in zip(results, models):
         result.model = model

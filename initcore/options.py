@@ -213,6 +213,10 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
            type=at_least_one, metavar="N"),
     Option("cpus-per-shard", "with --backend ray: CPUs (and torch threads) per task (default 1)",
            default=1, type=at_least_one, metavar="C"),
+    # --- planning (initcore run; pytest bench prints the plan at --collect-only) --------------
+    Option("dry-run", "print the planned model-epochs and the predicted wall time (rates learned "
+           "from the report folder's history and the committed baselines), train nothing",
+           default=False, action="store_true"),
     # --- CI pages (pytest bench, initcore compare) --------------------------------------------
     Option("markdown", "also write the verdicts (cells judged, regressions, leaderboard top and "
            "your schemes) as markdown to FILE; under GitHub Actions they are appended to "

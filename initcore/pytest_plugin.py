@@ -119,10 +119,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[EXIT_KEY] = exitstatus
     folder = session.config.stash.get(RUN_DIR_KEY, None)
     if folder is not None and folder.is_dir():  # the controller, after the last test
+        from initcore import costs
         from initcore import session as bench_session
 
         bench_session.BenchSession.of(session.config).write_leaderboard(folder)
         bench_session.write_markdown(session.config, folder)
+        bench = bench_session.BenchSession.of(session.config)  # actual against planned
+        costs.record(folder, bench.profile.experiments, bench.report_dir)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -162,6 +165,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(wide)
 
 
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]
+                                   ) -> list[str]:
+    """``pytest bench --collect-only``: the plan of what the session would train (this shard's
+    parts under --shard): model-epochs and predicted time per experiment (initcore.costs)."""
+    if not (config.option.collectonly and is_bench_session(config)) or _is_xdist_worker(config):
+        return []
+    from initcore import costs, session  # a bench session: torch is loaded already
+
+    bench = session.BenchSession.of(config)
+    return costs.plan_lines(bench.profile.experiments, bench.report_dir)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     folder = config.stash.get(RUN_DIR_KEY, None) or config.stash.get(REPORTED_KEY, None)
     if folder is None or _is_xdist_worker(config):
@@ -174,6 +189,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     title, lines = found
     terminalreporter.section(title)
     for line in lines:
+        terminalreporter.write_line(line)
+    from initcore import costs
+
+    for line in costs.record_lines(folder):  # training time, actual against planned
         terminalreporter.write_line(line)
 
 

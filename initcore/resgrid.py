@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .data import Dataset, rescale
+from .data import Dataset
 from .device import sync
 from .train import (
     DATA_ORDER_OFFSET,
@@ -43,7 +43,6 @@ from .train import (
     Progress,
     Recipe,
     RunResult,
-    build_model,
     epoch_order,
 )
 
@@ -59,22 +58,23 @@ def _optimizer(params: list[Tensor], config: Recipe) -> torch.optim.Optimizer:
     raise ValueError(f"optimizer {config.optimizer!r} not supported, use one of sgd, adam")
 
 
-def train_module_grid(
-    inits: Sequence[str], seeds: Sequence[int], data: Dataset, config: Recipe,
-    progress: Progress | None = None,
+def train_module_models(
+    cells: Sequence[tuple[str, int]], models: list, data: Dataset, config: Recipe,
+    progress: Progress | None = None, share: int | None = None,
 ) -> list[RunResult]:
-    """Train every (init, seed) pair at once; one RunResult each, init-major order, as
-    :func:`initcore.grid.train_grid` (which calls this for ``config.arch == "resmlp"``).
+    """Train the built residual nets ``models`` of ``cells`` (init, seed) at once on ``data``
+    (already rescaled); one RunResult each, in their order, as
+    :func:`initcore.grid.train_grid` (which builds them and calls this for
+    ``config.arch == "resmlp"``).
 
-    ``seconds`` in each EpochMetrics is the grid epoch's wall time divided by G.
+    ``seconds`` in each EpochMetrics is the grid epoch's wall time divided by ``share``
+    (default: the models), and ``progress`` counts ``share`` model-epochs per epoch.
     """
     # --- setup -----------------------------------------------------------------------------
     device = torch.device(config.device)
-    seeds = list(dict.fromkeys(seeds))
-    cells = [(init, seed) for init in inits for seed in seeds]
+    seeds = list(dict.fromkeys(seed for _, seed in cells))
     n_models = len(cells)
-    data = rescale(data, config.input_scaling)
-    models = [build_model(init, seed, data, config) for init, seed in cells]
+    share = share or n_models
     data = data.to(device)
     params, buffers = torch.func.stack_module_state([m.to(device) for m in models])
     names = list(params)
@@ -132,7 +132,7 @@ def train_module_grid(
                                   for p in params.values()]).all(0)
             freeze_newly_dead(before)
         sync(device)
-        seconds = (time.perf_counter() - start) / n_models
+        seconds = (time.perf_counter() - start) / share
         steps = math.ceil(n / config.batch_size)
 
         # --- evaluate -----------------------------------------------------------------------
@@ -150,10 +150,10 @@ def train_module_grid(
                     EpochMetrics(epoch, math.nan, math.nan, math.nan, seconds, True))
         if not alive.any():
             if progress is not None:
-                progress.update(n_models * (config.epochs - epoch + 1))
+                progress.update(share * (config.epochs - epoch + 1))
             break
         if progress is not None:
-            progress.update(n_models)
+            progress.update(share)
 
     # --- the trained (or frozen) parameters back into the per-model modules ----------------
     with torch.no_grad():

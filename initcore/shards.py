@@ -39,12 +39,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import reports
+from . import costs, reports
 from .data import Dataset
 from .errors import one_line
 from .experiments import Experiment
 from .grid import train_grid
-from .models import mlp_sizes
 from .options import parse_shard  # noqa: F401  (the one parser of --shard, re-exported)
 from .reports import ReportError
 from .train import Progress, RunResult
@@ -53,9 +52,6 @@ from .train import Progress, RunResult
 # model at a time reaches 61% of the calibrated matmul rate, G = 4 89%, G = 16 79%, G = 64 81%:
 # below 4 models a part wastes a third of its machine, from 4 on the rate is flat.
 MIN_MODELS = 4
-
-# Training rows of each dataset (initcore.data), for the cost estimate that packs the shards.
-TRAIN_ROWS = {"mnist-5k": 4_000, "mnist": 60_000, "fashion-mnist": 60_000, "mnist1d": 4_000}
 
 SHARDS_FILE = "shards.csv"  # per shard: what it trained, where (node), how long
 
@@ -87,15 +83,9 @@ def part_cells(part: Experiment) -> list[tuple[str, str, int]]:
 
 
 def cost(part: Experiment) -> float:
-    """Relative work of a part: models x epochs x training rows x weights per model (the GEMM
-    work of a step is proportional to the weights; README "Speed": 6 x weights FLOPs/sample)."""
-    sizes = mlp_sizes(784, part.config.hidden, 10)
-    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    if part.config.arch == "resmlp":  # stem, L blocks of m square layers, classifier
-        w = part.config.width
-        weights = (784 + 10) * w + part.config.blocks * part.config.branch_layers * w * w
-    rows = TRAIN_ROWS.get(part.dataset, 60_000)
-    return len(part.inits) * len(part.seeds) * part.config.epochs * rows * weights
+    """Relative work of a part: its FLOPs (:func:`initcore.costs.flops`: models x epochs x
+    6 x weights per training row and 2 x weights per test row, the weights counted on the net)."""
+    return costs.flops(part, costs.model_epochs(part))
 
 
 def split(experiment: Experiment, k: int, min_models: int = MIN_MODELS) -> list[Experiment]:

@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     # 2. the trainers
     "initcore.train": 2, "initcore.grid": 2, "initcore.recipes": 2, "initcore.resgrid": 2,
     "initcore.parametrization": 2,  # per-layer multipliers of a recipe (muP)
+    "initcore.distinct": 2,  # cells of a grid that train identically, trained once
     "initcore.user_schemes": 2,
     # 3. measurements on trained or initialized models, the reports and the regression rule
     "initcore.probes": 3, "initcore.speed": 3, "initcore.memory": 3, "initcore.reports": 3,
@@ -49,6 +50,7 @@ LAYERS: dict[str, int] = {
     # the grid cut into shards, their merge, and the Ray backend that runs them (ray imported
     # lazily, only by that backend)
     "initcore.shards": 4, "initcore.ray_backend": 4,
+    "initcore.costs": 4,  # planned model-epochs and predicted time, rates learned from reports
     # one run: claim, train (local, shard, Ray), tables, rows, complete, history, leaderboard
     "initcore.runs": 4,
     # 5. the entry points: the command line, the pytest plugin and its session logic

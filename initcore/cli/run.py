@@ -35,6 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from .. import (
+    costs,
     data,
     leaderboard,
     options,
@@ -79,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-grid", action="store_true",
                         help="train one model at a time instead of the vectorized grid")
     add_shard_options(parser)
+    options.add(parser.add_argument, ("dry-run",))
 
 
 AUTO_BATCH = 3  # seeds per look of --seeds auto: the profiles' seed count, one grid
@@ -162,7 +164,8 @@ def handle(args: argparse.Namespace) -> int:
     checked_device(args.device)
     if args.backend == "ray":
         ray_backend.import_ray()  # the extra is missing: one line, before any work
-    run_dir = reports.new_run_dir(args.report_dir, args.run_id)
+    # a dry run plans only: no report folder is made or checked
+    run_dir = None if args.dry_run else reports.new_run_dir(args.report_dir, args.run_id)
     dataset = data.load(args.dataset, args.data_dir, args.download)
     # Before range(): the memory check refuses an absurd grid (--seeds 10**30) in one line,
     # where building the seed list would fail with an OverflowError.
@@ -170,6 +173,9 @@ def handle(args: argparse.Namespace) -> int:
     seeds = list(range(args.seeds))
     grid = Experiment(GRID_NAME, args.dataset, config, tuple(inits), tuple(seeds), margin=margin)
     shard = shards.plan([grid], shard_index[1])[shard_index[0] - 1] if shard_index else None
+    if args.dry_run:  # the plan of what would be trained here, nothing written
+        print("\n".join(costs.plan_lines(shard.parts if shard else [grid], args.report_dir)))
+        return 0
 
     # --- train (the run folder is claimed first: a second run of this id is refused) ----------
     run_dir = runs.claim(args.report_dir, run_dir.name)

@@ -126,10 +126,9 @@ def build(epochs: pd.DataFrame, builtin: set[str], chance: float = 0.1135,
                 if other is None or other == init or other not in per_init:
                     row[f"{prefix}_pt"], row[f"{prefix}_p"] = math.nan, math.nan
                 else:
-                    theirs = per_init[other][np.isfinite(per_init[other])]
-                    # every seed of `other` diverged (He on the 64-block residual net): no mean
-                    row[f"{prefix}_pt"] = (100 * (row["acc_mean"] - theirs.mean()) if len(theirs)
-                                           else math.nan)
+                    # means[other] is -inf where every seed diverged (He on the residual net)
+                    row[f"{prefix}_pt"] = (100 * (row["acc_mean"] - means[other])
+                                           if math.isfinite(means[other]) else math.nan)
                     row[f"{prefix}_p"] = welch_two_sided(values, per_init[other])
             rows.append(row)
     table = pd.DataFrame(rows)

@@ -20,6 +20,7 @@ loading are not counted: docs/speed.md compares predictions with measured runs.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import statistics
@@ -54,9 +55,15 @@ def shape_of(dataset: str) -> tuple[int, int, int, int]:
 
 def weights(experiment: Experiment) -> int:
     """Multiply-accumulate weights of one model of the experiment (biases and gains aside)."""
-    _, _, features, classes = shape_of(experiment.dataset)
+    return _weights(experiment.config, *shape_of(experiment.dataset)[2:])
+
+
+@functools.lru_cache(maxsize=256)
+def _weights(config, features: int, classes: int) -> int:
+    # Cached per (recipe, shape): the shard planner asks for every part of every candidate
+    # plan, and building a 30-layer net even on the meta device takes milliseconds each.
     with torch.device("meta"):
-        model = make_model(experiment.config, features, classes)
+        model = make_model(config, features, classes)
     return sum(p.numel() for p in model.parameters() if p.dim() >= 2)
 
 

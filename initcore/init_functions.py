@@ -19,7 +19,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from scipy.linalg import hadamard
 from torch import Tensor, nn
 
 # Standard deviation of a standard normal truncated to (-2, 2): dividing by it makes a truncated
@@ -151,6 +150,7 @@ def zero_hadamard_(weight: Tensor) -> Tensor:
             return nn.init.eye_(weight)
         log_p = math.ceil(math.log2(m))
         p = 2**log_p
+        from scipy.linalg import hadamard  # here: scipy.linalg takes ~0.2 s to import (issue 23)
         h = torch.from_numpy(hadamard(p)).to(weight.dtype) / 2 ** (log_p / 2)
         return weight.copy_(h[:m, :n])  # I*_{m x p} H I*_{p x n}: the leading m x n block
 

@@ -25,7 +25,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import verdicts
 from .regression import ALPHA, MIN_ACC_DROP, holm_rejections
@@ -65,6 +64,7 @@ def interval(values: np.ndarray, low: float = 0.0, high: float = 1.0) -> tuple[f
     profile, metainit: 3 seeds between 36% and 80%, t = 4.30: the top at 112%). The true mean
     lies in the range, so cutting the interval there keeps every mean it covered: the coverage
     stays 95% (the t-interval's, approximate for few seeds) and the ends stay possible values."""
+    from scipy import stats  # here, not at the top: scipy.stats takes ~1 s to import (issue 23)
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return math.nan, math.nan

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 ALTERNATIVES = ("greater", "two-sided")
 
@@ -28,6 +27,7 @@ def welch_p_value(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: f
     """Welch t-test p-value from summary statistics: ``alternative`` "greater" tests
     mean_a > mean_b (one-sided; the gate: a = baseline, b = current), "two-sided" tests
     mean_a != mean_b. See the module docstring for one-seed and zero-spread sides."""
+    from scipy import stats  # here, not at the top: scipy.stats takes ~1 s to import (issue 23)
     if alternative not in ALTERNATIVES:
         raise ValueError(f"alternative {alternative!r} not supported, please use one of "
                          f"{', '.join(ALTERNATIVES)}")

@@ -54,3 +54,33 @@ def strict_load(text: str):
         raise ValueError(f"non-standard JSON constant {constant}")
 
     return json.loads(text, parse_constant=refuse)
+
+
+# A tiny profile for child `pytest bench` sessions whose property does not depend on the smoke
+# profile's size (issue 23: a child that trained smoke with one seed took 65 s under
+# `pytest tests -n 2`). Two experiments, as smoke has, the first named as smoke's reference so
+# that claims on "seed-recipe" still apply; no bounds (every cell is checked as a newcomer).
+TINY_PROFILE = '''
+"""A tiny profile for child sessions of tests/ (-p tiny_profile --profile tiny)."""
+from dataclasses import replace
+
+from initcore import profiles
+from initcore.experiments import Experiment, Profile
+from initcore.train import Recipe
+
+RECIPE = Recipe(hidden=(64,), epochs=1)
+profiles._register(Profile("tiny", "two tiny experiments for the tests' child sessions", (
+    Experiment("seed-recipe", "mnist-5k", RECIPE, ("he_normal", "xavier_uniform", "zeros"),
+               (0, 1, 2)),
+    Experiment("second", "mnist-5k", replace(RECIPE, hidden=(32, 32)), ("he_normal", "zeros"),
+               (0, 1, 2)),
+), reference="seed-recipe"))
+'''
+
+
+def tiny_profile(folder: Path) -> tuple[list[str], dict[str, str]]:
+    """Write the tiny profile's module into ``folder``: (the options that load and select it,
+    the environment that makes it importable) for :func:`run_bench`."""
+    (folder / "tiny_profile.py").write_text(TINY_PROFILE)
+    path = os.pathsep.join([str(folder), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return ["-p", "tiny_profile", "--profile", "tiny"], {"PYTHONPATH": path}

@@ -4,7 +4,7 @@ The crash this guards against: pytest-benchmark 5.3 takes `--benchmark-json` as 
 earlier releases took an open file, and the suite handed it a file object; every test passed and
 the session died in pytest-benchmark's save_json with a traceback. Whatever pytest-benchmark is
 installed, the session must end cleanly and leave a parseable `benchmark.json` in the run folder.
-Small on purpose: one seed, the he_normal cells (both smoke experiments still train, ~15 s).
+Small on purpose: one seed of a tiny profile (tests/cli_helpers.py), not the smoke profile.
 """
 
 from __future__ import annotations
@@ -44,10 +44,20 @@ def test_bench_session_leaves_strict_benchmark_json_and_markdown(tmp_path: Path)
       the same text."""
     step = tmp_path / "step.md"
     reports_dir = tmp_path / "r"
+    # The tiny profile (cli_helpers; none of this depends on the profile's size: the smoke
+    # profile made this test 65 s under `pytest tests -n 2`), with a baseline of its own that
+    # the gate judges: he_normal's cells at 10 % (far below what it trains to: no regression).
+    tiny, env = cli_helpers.tiny_profile(tmp_path)
+    baseline = tmp_path / "baseline"
+    (baseline / "tiny").mkdir(parents=True)
+    pd.DataFrame({"experiment": ["seed-recipe", "second"], "dataset": "mnist-5k",
+                  "init": "he_normal", "n_seeds": 3, "n_diverged": 0, "epochs": 1,
+                  "acc_mean": 0.1, "acc_std": 0.01}).to_csv(baseline / "tiny" / "summary.csv",
+                                                           index=False)
     proc = cli_helpers.run_bench(
-        "--report-dir", str(reports_dir), "--seeds", "1", "--run-id", "1e5",
-        "--markdown", str(tmp_path / "run.md"), "-k", "peak_memory or he_normal",
-        env={markdown.STEP_SUMMARY_ENV: str(step)})
+        *tiny, "--report-dir", str(reports_dir), "--seeds", "1", "--run-id", "1e5",
+        "--baseline-dir", str(baseline), "--markdown", str(tmp_path / "run.md"),
+        "-k", "peak_memory or he_normal", env={markdown.STEP_SUMMARY_ENV: str(step), **env})
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"pytest bench failed (exit {proc.returncode}):\n{output[-4000:]}"
     assert "Traceback" not in output, f"a traceback in the session:\n{output[-4000:]}"
@@ -69,8 +79,8 @@ def test_bench_session_leaves_strict_benchmark_json_and_markdown(tmp_path: Path)
     assert peaks and all(p is None for p in peaks), f"CPU run: no device peak -> null: {peaks}"
     text = (tmp_path / "run.md").read_text()
     assert step.read_text() == text + "\n", "the step summary holds the same text"
-    assert text.startswith("## initcore: smoke profile, run 1e5"), text
-    assert "baseline cells judged" in text and "### Leaderboard" in text, text
+    assert text.startswith("## initcore: tiny profile, run 1e5"), text
+    assert "2 of 2 baseline cells judged" in text and "### Leaderboard" in text, text
     assert reports.load(run)["run_id"].eq("1e5").all()
 
 
@@ -109,7 +119,7 @@ def broken(weight, generator):
 def test_bench_from_a_scratch_folder_with_a_user_scheme(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """README "Benchmark your own initializer": from a folder that is not the repository, with
-    the scheme in a file there, `pytest bench --init mymodule:my_init` trains it in every smoke
+    the scheme in a file there, `pytest bench --init mymodule:my_init` trains it in every
     experiment, tests it and ranks it in leaderboard.csv.
 
     Started with PYTEST_XDIST_WORKER set, as a child of an xdist worker inherits it: the plugin
@@ -117,8 +127,14 @@ def test_bench_from_a_scratch_folder_with_a_user_scheme(tmp_path: Path,
     (14 failures under `pytest tests -n 2`); it asks the config (``workerinput``) now."""
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
     (tmp_path / "mymodule.py").write_text(USER_MODULE)
-    proc = cli_helpers.run_bench("--init", "mymodule:my_init", "--seeds", "2", "--report-dir",
-                                 "r", "-k", "my_init", "-rA", cwd=tmp_path)
+    # On the tiny profile (cli_helpers), not smoke (65 s under `pytest tests -n 2`): a user
+    # scheme is trained, tested and ranked in every experiment of whatever profile runs, and
+    # the tiny one has smoke's reference experiment ("seed-recipe", the claim's) and a second.
+    # It has no committed baseline: --no-baseline (smoke's has no row of my_init either).
+    tiny, env = cli_helpers.tiny_profile(tmp_path)
+    proc = cli_helpers.run_bench(*tiny, "--no-baseline", "--init", "mymodule:my_init",
+                                 "--seeds", "2", "--report-dir", "r", "-k", "my_init", "-rA",
+                                 cwd=tmp_path, env=env)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Traceback" not in output, output[-4000:]
     # The claim's own outcome (-rA lists every test's): "not worse than he_normal" held.
@@ -129,7 +145,7 @@ def test_bench_from_a_scratch_folder_with_a_user_scheme(tmp_path: Path,
     run = the_run_folder(tmp_path / "r")
     board = pd.read_csv(run / "leaderboard.csv")
     mine = board[board["init"] == "my_init"]
-    assert set(mine["experiment"]) == {"seed-recipe", "deep-relu-short"}
+    assert set(mine["experiment"]) == {"seed-recipe", "second"}
     assert (mine["source"] == "user").all() and mine["best_builtin"].notna().all()
     assert "leaderboard seed-recipe" in output and "my_init *" in output
     theory = pd.read_csv(run / "theory.csv")

@@ -18,7 +18,6 @@ References:
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
@@ -59,18 +58,14 @@ def batch(mnist5k):
     return probes.probe_batch(mnist5k, BATCH)
 
 
-_BUILT: dict[tuple[str, int], nn.Module] = {}  # (init, seed) -> ratio net as initialized
-
-
 def relu_net(init: str, data, seed: int = 0, *, zero_bias: bool = True, scale: float = 1.0
              ) -> nn.Module:
     """The ReLU ratio net initialized by ``init`` (biases zeroed: the theorem assumes it).
 
-    Built once per (init, seed) and copied, so tests share LSUV's data-driven (slow) init.
+    Built once per (init, seed) and copied (:func:`initcore.probes.initialized`), so tests
+    share LSUV's and MetaInit's data-driven (slow) init, with bench/test_newcomers.py too.
     """
-    if (init, seed) not in _BUILT:
-        _BUILT[init, seed] = build_model(init, seed, data, Recipe(hidden=(WIDTH,) * DEPTH))
-    model = copy.deepcopy(_BUILT[init, seed])
+    model = probes.initialized(init, seed, data, Recipe(hidden=(WIDTH,) * DEPTH))
     with torch.no_grad():
         for layer in linear_layers(model):
             layer.weight.mul_(scale)

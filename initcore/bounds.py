@@ -471,8 +471,9 @@ METAINIT_GAIN_RANGE = (0.6, 1.2)
 
 # --- bench/test_timing.py: the memory budget -------------------------------------------------
 
-# The budget ("within a few GB"). Measured (fresh process, 1 epoch on 6,400 rows with
-# the whole dataset loaded): see the README's speed section for the nightly profile's grids.
+# The budget ("within a few GB"). Measured in a fresh process, the whole dataset loaded,
+# one epoch of initcore.memory.MEMORY_ROWS rows (6,400 before 2026-12-03): the nightly's grids
+# 1.3-1.6 GB (docs/speed.md), the residual experiment's 40 ResMLPs 3.3 GB.
 PEAK_MEMORY_LIMIT_MB = 4096
 
 # --- width (bench/test_width.py, docs/width.md) ----------------------------------------------

@@ -53,6 +53,22 @@ PROBES_FILE = "probes.csv"
 THEORY_GAIN = {"relu": 0.5, "linear": 1.0}
 
 
+_INITIALIZED: dict[tuple, nn.Module] = {}  # (init, seed, dataset name, recipe) -> the net at init
+
+
+def initialized(init: str, seed: int, data: Dataset, recipe: Recipe) -> nn.Module:
+    """A fresh copy of ``build_model(init, seed, data, recipe)``, built once per process.
+
+    The bench suite probes the same nets at initialization under several laws (the ReLU ratio
+    net of bench/test_theory.py is also bench/test_newcomers.py's signal-at-depth net), and the
+    data-dependent schemes cost seconds per build: MetaInit's 100 second-order steps on the
+    16 x 256 net took 11-12 s here, LSUV ~0.5 s. A copy, so a test may change it."""
+    key = (init, seed, data.name, recipe)
+    if key not in _INITIALIZED:
+        _INITIALIZED[key] = build_model(init, seed, data, recipe)
+    return copy.deepcopy(_INITIALIZED[key])
+
+
 def probe_batch(data: Dataset, size: int = PROBE_BATCH) -> tuple[Tensor, Tensor]:
     """The fixed probe batch: the same ``size`` training rows for every scheme and seed."""
     generator = torch.Generator().manual_seed(PROBE_BATCH_SEED)

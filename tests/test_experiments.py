@@ -97,3 +97,21 @@ def test_profiles_experiments_are_well_formed(name: str) -> None:
     for experiment in profile.experiments:
         assert experiment.dataset in DATASETS, f"{experiment.name}: {experiment.dataset}"
         assert experiment.inits and experiment.seeds, f"{experiment.name}: empty grid"
+
+
+def test_nightly_sweeps_train_exactly_the_schemes_an_assertion_reads() -> None:
+    """Each activation sweep trains its bounded schemes and those the nightly baseline holds
+    for it (the regression gate reads those), and nothing else: a scheme added to a sweep
+    without a bound or a baseline row costs 30 model-epochs of full MNIST that no test reads,
+    and one dropped that has either loses a check (docs/speed.md)."""
+    import pandas as pd
+
+    from initcore import costs
+
+    baseline = pd.read_csv(costs.committed_baselines() / "nightly" / "summary.csv")
+    sweeps = [e for e in profiles.get("nightly").experiments if e.sweep]
+    assert [e.name for e in sweeps] == ["sweep-tanh", "sweep-sigmoid", "sweep-selu"]
+    for sweep in sweeps:
+        read = set(sweep.bounds) | set(baseline.loc[baseline["experiment"] == sweep.name, "init"])
+        assert set(sweep.inits) == read, (sweep.name, sorted(set(sweep.inits) ^ read))
+        assert len(sweep.inits) == len(set(sweep.inits)) == 13

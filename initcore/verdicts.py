@@ -73,6 +73,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+# scipy.stats (~1 s to import) is imported inside the functions that use it, so that a process
+# that never judges a verdict (a usage error, `initcore list`) does not pay for it (issue 23).
 from .options import MAX_SEEDS  # default --max-seeds of --seeds auto (declared with it)
 from .regression import ALPHA, MIN_ACC_DROP
 
@@ -109,9 +111,7 @@ def spent(alpha: float, t: float, spending: str = "pocock") -> float:
     elif spending == "obrien-fleming":
         if t == 0:
             return 0.0
-        # imported here, not above: a Design checks its spending with this function when it is
-        # made (at import), and scipy.stats takes ~1 s to import (issue 23)
-        from scipy import stats
+        from scipy import stats  # in this branch only: a Design made at import calls spent()
         return float(2 - 2 * stats.norm.cdf(stats.norm.ppf(1 - alpha / 2) / math.sqrt(t)))
     else:
         raise ValueError(f"spending {spending!r} not supported, use one of {SPENDINGS}")
@@ -130,7 +130,7 @@ def classify(effect: float, low: float, high: float, margin: float) -> str:
 
 def interval(d: np.ndarray, level: float, robust: bool = False) -> tuple[float, float, float, str]:
     """(effect, low, high, test) of the paired differences ``d`` at error rate ``level``."""
-    from scipy import stats  # here, not at the top: scipy.stats takes ~1 s to import (issue 23)
+    from scipy import stats
     d = np.asarray(d, dtype=float)
     if len(d) == 0:
         return math.nan, -math.inf, math.inf, "none"
@@ -149,7 +149,7 @@ def _wilcoxon_interval(d: np.ndarray, level: float) -> tuple[float, float, float
     """Hodges-Lehmann estimate and the set of shifts theta that the two-sided Wilcoxon
     signed-rank test of ``d - theta`` does not reject at ``level`` (its ends are Walsh
     averages; unbounded when no shift can be rejected with so few pairs)."""
-    from scipy import stats  # here, not at the top: scipy.stats takes ~1 s to import (issue 23)
+    from scipy import stats
     walsh = np.sort(np.unique([(a + b) / 2 for i, a in enumerate(d) for b in d[i:]]))
     estimate = float(np.median([(a + b) / 2 for i, a in enumerate(d) for b in d[i:]]))
 
@@ -185,7 +185,7 @@ def seeds_needed(d: np.ndarray, margin: float, level: float) -> float:
     the present estimate to decide: narrower than ``|effect|`` when it is beyond the margin,
     than ``margin - |effect|`` when within; inf when that is over MAX_NEEDED (the estimate sits
     on the margin) or there is no spread to plan with."""
-    from scipy import stats  # here, not at the top: scipy.stats takes ~1 s to import (issue 23)
+    from scipy import stats
     d = np.asarray(d, dtype=float)
     if len(d) < 2 or np.ptp(d) == 0:
         return math.nan
@@ -373,7 +373,7 @@ def _outliers(acc: np.ndarray, trains_at: float) -> bool:
 
 def _rliable(mine: np.ndarray, he: np.ndarray | None) -> dict[str, float]:
     """IQM with its 95 % bootstrap interval over seeds, and P(mine > he) (rliable's measures)."""
-    from scipy import stats  # here, not at the top: scipy.stats takes ~1 s to import (issue 23)
+    from scipy import stats
     out = {"iqm": float(stats.trim_mean(mine, 0.25)), "iqm_low": math.nan, "iqm_high": math.nan,
            "p_improve_he": math.nan}
     if len(mine) > 1 and np.ptp(mine) > 0:
